@@ -1,0 +1,436 @@
+// Package devstack runs the local topology of the project: a Kafka-protocol
+// broker, the Dapr scheduler, and each function with its own daprd sidecar
+// (one app-id per function, as in production). `make run` and the
+// integration tests both use it.
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Function is one function of the stack and its sidecar's ports.
+type Function struct {
+	Name     string
+	Binary   string // empty: the app runs elsewhere (e.g. in the test process)
+	AppPort  int
+	HTTPPort int // daprd HTTP API
+	GRPCPort int // daprd gRPC API
+	Env      []string
+}
+
+// URL is the function's own base URL.
+func (f Function) URL() string { return "http://127.0.0.1:" + strconv.Itoa(f.AppPort) }
+
+// DaprURL is its sidecar's HTTP API base URL.
+func (f Function) DaprURL() string { return "http://127.0.0.1:" + strconv.Itoa(f.HTTPPort) }
+
+// Options describe a stack.
+type Options struct {
+	Dir          string // run folder: logs/, data, generated files
+	BinDir       string // daprd, scheduler, broker
+	ResourcesDir string // Dapr components, subscriptions, resiliency
+	ConfigFile   string // optional Dapr Configuration for every sidecar
+	BrokerPort   int
+	SchedPort    int
+	Functions    []Function
+	// Env is added to every process: LOCAL_* values the components read
+	// through envRef, tokens, and so on.
+	Env []string
+	// BrokerDataDir keeps the broker's log on disk across restarts.
+	BrokerDataDir string
+	// ReadyTimeout bounds the wait for every process to be healthy.
+	ReadyTimeout time.Duration
+}
+
+// Stack is a running topology.
+type Stack struct {
+	opts      Options
+	mu        sync.Mutex
+	procs     map[string]*proc
+	order     []string
+	Functions map[string]Function
+}
+
+type proc struct {
+	name    string
+	args    []string
+	env     []string
+	logPath string
+	health  string // URL answering 2xx when ready
+	cmd     *exec.Cmd
+	done    chan struct{}
+}
+
+// Start launches every process and waits until all are healthy. On error
+// it stops what it started.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 90 * time.Second
+	}
+	for _, dir := range []string{o.Dir, filepath.Join(o.Dir, "logs")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range []string{"daprd", "scheduler", "broker"} {
+		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
+			return nil, fmt.Errorf("%s not built in %s (run `make tools`): %w", b, o.BinDir, err)
+		}
+	}
+	if err := checkPorts(o); err != nil {
+		return nil, err
+	}
+	s := &Stack{opts: o, procs: map[string]*proc{}, Functions: map[string]Function{}}
+	s.add(s.brokerProc())
+	s.add(s.schedulerProc())
+	for _, f := range o.Functions {
+		s.Functions[f.Name] = f
+		if f.Binary != "" {
+			s.add(s.appProc(f))
+		}
+		s.add(s.sidecarProc(f))
+	}
+	// The broker and the scheduler first: sidecars load pub/sub components
+	// and connect to the scheduler at start.
+	for i, name := range s.order {
+		if err := s.start(name); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		if i == 1 {
+			if err := s.waitHealthy(ctx, s.order[:2]); err != nil {
+				s.Stop()
+				return nil, err
+			}
+		}
+	}
+	if err := s.waitHealthy(ctx, s.order); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) add(p *proc) {
+	p.logPath = filepath.Join(s.opts.Dir, "logs", p.name+".log")
+	s.procs[p.name] = p
+	s.order = append(s.order, p.name)
+}
+
+func (s *Stack) brokerProc() *proc {
+	args := []string{filepath.Join(s.opts.BinDir, "broker"), "-port", strconv.Itoa(s.opts.BrokerPort)}
+	if s.opts.BrokerDataDir != "" {
+		args = append(args, "-data-dir", s.opts.BrokerDataDir)
+	}
+	return &proc{name: "broker", args: args, health: "tcp://127.0.0.1:" + strconv.Itoa(s.opts.BrokerPort)}
+}
+
+// BrokerAddr is the broker's host:port.
+func (s *Stack) BrokerAddr() string { return "127.0.0.1:" + strconv.Itoa(s.opts.BrokerPort) }
+
+// SchedulerAddr is the scheduler's host:port.
+func (s *Stack) SchedulerAddr() string { return "127.0.0.1:" + strconv.Itoa(s.opts.SchedPort) }
+
+func (s *Stack) schedulerProc() *proc {
+	p := s.opts.SchedPort
+	// Every auxiliary port is derived from the scheduler's so two stacks
+	// (make run and a test) never collide on the defaults 8080/9090/2379/2380.
+	return &proc{
+		name: "scheduler",
+		args: []string{
+			filepath.Join(s.opts.BinDir, "scheduler"),
+			"--port", strconv.Itoa(p),
+			"--listen-address", "127.0.0.1",
+			"--healthz-port", strconv.Itoa(p + 1),
+			"--healthz-listen-address", "127.0.0.1",
+			"--metrics-port", strconv.Itoa(p + 2),
+			"--metrics-listen-address", "127.0.0.1",
+			"--etcd-client-port", strconv.Itoa(p + 3),
+			"--etcd-client-listen-address", "127.0.0.1",
+			"--etcd-initial-cluster", "dapr-scheduler-server-0=http://127.0.0.1:" + strconv.Itoa(p+4),
+			"--etcd-data-dir", filepath.Join(s.opts.Dir, "scheduler"),
+			"--log-as-json",
+		},
+		health: "http://127.0.0.1:" + strconv.Itoa(p+1) + "/healthz",
+	}
+}
+
+func (s *Stack) appProc(f Function) *proc {
+	env := append([]string{
+		"PORT=" + strconv.Itoa(f.AppPort),
+		"DAPR_HTTP_PORT=" + strconv.Itoa(f.HTTPPort),
+		"DAPR_GRPC_PORT=" + strconv.Itoa(f.GRPCPort),
+	}, f.Env...)
+	return &proc{name: f.Name, args: []string{f.Binary}, env: env, health: f.URL() + "/healthz"}
+}
+
+func (s *Stack) sidecarProc(f Function) *proc {
+	args := []string{
+		filepath.Join(s.opts.BinDir, "daprd"),
+		"--app-id", f.Name,
+		"--app-port", strconv.Itoa(f.AppPort),
+		"--app-protocol", "http",
+		"--app-channel-address", "127.0.0.1",
+		"--dapr-listen-addresses", "127.0.0.1",
+		"--dapr-http-port", strconv.Itoa(f.HTTPPort),
+		"--dapr-grpc-port", strconv.Itoa(f.GRPCPort),
+		"--dapr-internal-grpc-port", strconv.Itoa(f.GRPCPort + 1000),
+		"--enable-metrics=false",
+		"--resources-path", s.opts.ResourcesDir,
+		"--scheduler-host-address", s.SchedulerAddr(),
+		"--placement-host-address", "",
+		"--log-as-json",
+	}
+	if s.opts.ConfigFile != "" {
+		args = append(args, "--config", s.opts.ConfigFile)
+	}
+	return &proc{name: f.Name + "-dapr", args: args, env: f.Env, health: f.DaprURL() + "/v1.0/healthz"}
+}
+
+func (s *Stack) start(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.procs[name]
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(p.args[0], p.args[1:]...)
+	cmd.Env = append(append(os.Environ(), s.opts.Env...), p.env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Children die with the supervisor, even on SIGKILL, so a crashed run
+	// leaves no process holding a port.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	p.cmd, p.done = cmd, make(chan struct{})
+	go func(done chan struct{}) {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}(p.done)
+	return nil
+}
+
+func (s *Stack) waitHealthy(ctx context.Context, names []string) error {
+	deadline := time.Now().Add(s.opts.ReadyTimeout)
+	client := &http.Client{Timeout: time.Second}
+	for _, name := range names {
+		p := s.procs[name]
+		for {
+			select {
+			case <-p.done:
+				return fmt.Errorf("%s exited during start-up; see %s:\n%s", name, p.logPath, Tail(p.logPath, 15))
+			default:
+			}
+			if healthy(client, p.health) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s not healthy after %s; see %s:\n%s", name, s.opts.ReadyTimeout, p.logPath, Tail(p.logPath, 15))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func healthy(c *http.Client, target string) bool {
+	if addr, ok := strings.CutPrefix(target, "tcp://"); ok {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}
+	resp, err := c.Get(target)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode/100 == 2
+}
+
+// Kill sends SIGKILL to one process (e.g. "broker", "create-task",
+// "create-task-dapr") and waits for it to die.
+func (s *Stack) Kill(name string) error {
+	s.mu.Lock()
+	p, ok := s.procs[name]
+	s.mu.Unlock()
+	if !ok || p.cmd == nil {
+		return fmt.Errorf("no process %q", name)
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+	return nil
+}
+
+// Restart starts a killed process again and waits until it is healthy.
+func (s *Stack) Restart(ctx context.Context, name string) error {
+	if err := s.start(name); err != nil {
+		return err
+	}
+	return s.waitHealthy(ctx, []string{name})
+}
+
+// Stop ends every process: SIGTERM, then SIGKILL after 10 s.
+func (s *Stack) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.order) - 1; i >= 0; i-- {
+		p := s.procs[s.order[i]]
+		if p.cmd == nil {
+			continue
+		}
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	}
+	for _, name := range s.order {
+		p := s.procs[name]
+		if p.cmd == nil {
+			continue
+		}
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}
+	}
+}
+
+// LogPath is where the named process writes its log.
+func (s *Stack) LogPath(name string) string { return s.procs[name].logPath }
+
+// Names lists the processes in start order.
+func (s *Stack) Names() []string { return append([]string(nil), s.order...) }
+
+// Manifest is what `make run` writes to .run/stack.json.
+type Manifest struct {
+	Broker    string                      `json:"broker"`
+	Scheduler string                      `json:"scheduler"`
+	Functions map[string]ManifestFunction `json:"functions"`
+}
+
+// ManifestFunction locates one function and its sidecar.
+type ManifestFunction struct {
+	URL      string `json:"url"`
+	DaprHTTP string `json:"dapr_http"`
+	DaprGRPC string `json:"dapr_grpc"`
+	Log      string `json:"log"`
+}
+
+// Manifest describes the running stack.
+func (s *Stack) Manifest() Manifest {
+	m := Manifest{Broker: s.BrokerAddr(), Scheduler: s.SchedulerAddr(), Functions: map[string]ManifestFunction{}}
+	for name, f := range s.Functions {
+		m.Functions[name] = ManifestFunction{
+			URL:      f.URL(),
+			DaprHTTP: f.DaprURL(),
+			DaprGRPC: "127.0.0.1:" + strconv.Itoa(f.GRPCPort),
+			Log:      s.procs[name+"-dapr"].logPath,
+		}
+	}
+	return m
+}
+
+// WriteManifest writes the manifest as indented JSON.
+func (s *Stack) WriteManifest(path string) error {
+	b, err := json.MarshalIndent(s.Manifest(), "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Table renders what runs where, one function a line.
+func (s *Stack) Table() string {
+	names := make([]string, 0, len(s.Functions))
+	for n := range s.Functions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-18s %-24s %-24s %s\n", "FUNCTION", "URL", "DAPR HTTP", "DAPR gRPC")
+	for _, n := range names {
+		f := s.Functions[n]
+		fmt.Fprintf(&b, "%-18s %-24s %-24s 127.0.0.1:%d\n", n, f.URL(), f.DaprURL(), f.GRPCPort)
+	}
+	fmt.Fprintf(&b, "%-18s %s\n%-18s %s\n", "broker (Kafka)", s.BrokerAddr(), "scheduler", s.SchedulerAddr())
+	return b.String()
+}
+
+// ports lists every port a stack listens on, with its owner.
+func ports(o Options) map[int]string {
+	m := map[int]string{o.BrokerPort: "broker"}
+	for i, what := range []string{"scheduler", "scheduler healthz", "scheduler metrics", "scheduler etcd client", "scheduler etcd peer"} {
+		m[o.SchedPort+i] = what
+	}
+	for _, f := range o.Functions {
+		if f.Binary != "" {
+			m[f.AppPort] = f.Name
+		}
+		m[f.HTTPPort] = f.Name + " sidecar HTTP"
+		m[f.GRPCPort] = f.Name + " sidecar gRPC"
+		m[f.GRPCPort+1000] = f.Name + " sidecar internal gRPC"
+	}
+	return m
+}
+
+// ErrPortInUse is returned when a port the stack needs is taken.
+var ErrPortInUse = errors.New("port in use")
+
+func checkPorts(o Options) error {
+	var taken []string
+	for port, owner := range ports(o) {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			taken = append(taken, fmt.Sprintf("%d (%s)", port, owner))
+			continue
+		}
+		ln.Close()
+	}
+	if len(taken) > 0 {
+		sort.Strings(taken)
+		return fmt.Errorf("%w: %s", ErrPortInUse, strings.Join(taken, ", "))
+	}
+	return nil
+}
+
+// Tail returns the last n lines of a file.
+func Tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > 64<<10 {
+		_, _ = f.Seek(-64<<10, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(f)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

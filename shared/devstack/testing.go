@@ -1,0 +1,233 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// TB is the part of testing.TB the helpers use (so this package does not
+// link the testing package into `make run`).
+type TB interface {
+	Helper()
+	Logf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+	TempDir() string
+	Cleanup(func())
+}
+
+// RequireServicesEnv, when set to 1, turns every "service not running" skip
+// into a failure. CI sets it.
+const RequireServicesEnv = "REQUIRE_SERVICES"
+
+// RepoRoot finds the module root (the folder holding the root go.mod).
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.HasPrefix(string(b), "module github.com/todo-chatbot/functions\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("module root not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// FreePorts returns n ports free on 127.0.0.1 right now.
+func FreePorts(n int) ([]int, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, l)
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
+}
+
+// freeBlock returns a base port p such that p..p+size-1 are free.
+func freeBlock(size int) (int, error) {
+	for try := 0; try < 50; try++ {
+		ps, err := FreePorts(1)
+		if err != nil {
+			return 0, err
+		}
+		base, ok := ps[0], true
+		for i := 1; i < size && ok; i++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok && base+size < 65535 {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no block of %d free ports", size)
+}
+
+// LocalEnv is the environment bindings/local's components read through
+// envRef, for a stack whose data lives under dir.
+func LocalEnv(dir, broker, notifyURL, sweepSchedule string) []string {
+	return []string{
+		"LOCAL_KAFKA_BROKERS=" + broker,
+		"LOCAL_TASKS_DB=" + filepath.Join(dir, "tasks.db"),
+		"LOCAL_DEDUPE_DB=" + filepath.Join(dir, "dedupe.db"),
+		"LOCAL_SECRETS_FILE=" + filepath.Join(dir, "secrets.json"),
+		"LOCAL_NOTIFY_URL=" + notifyURL,
+		"LOCAL_SWEEP_SCHEDULE=" + sweepSchedule,
+	}
+}
+
+// TestStack is what StartT takes: the functions by name, and how to run
+// them.
+type TestStack struct {
+	// Functions to start with a sidecar each. A name with no Binary runs
+	// only its sidecar, for an app the test serves itself. Zero ports are
+	// picked free.
+	Functions []Function
+	// Resources is the folder of Dapr resources to load as they are.
+	Resources string
+	// Config is an optional Dapr Configuration file for every sidecar.
+	Config string
+	Env    []string
+	// Dir, if set, is the run folder; otherwise a fresh temporary one.
+	Dir           string
+	BrokerDataDir string
+}
+
+// StartT starts a stack for a test on free ports and stops it when the test
+// ends, printing the tail of every log if the test failed.
+func StartT(t TB, ts TestStack) *Stack {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	if ts.Dir == "" {
+		ts.Dir = t.TempDir()
+	}
+	base, err := freeBlock(6)
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	fns := make([]Function, len(ts.Functions))
+	for i, f := range ts.Functions {
+		p, err := FreePorts(4)
+		if err != nil {
+			t.Fatalf("devstack: %v", err)
+		}
+		if f.AppPort == 0 {
+			f.AppPort = p[0]
+		}
+		if f.HTTPPort == 0 {
+			f.HTTPPort = p[1]
+		}
+		if f.GRPCPort == 0 {
+			// The internal gRPC port is GRPCPort+1000: pick until both are free.
+			f.GRPCPort = p[2]
+			for try := 0; try < 20 && !isFree(f.GRPCPort+1000); try++ {
+				q, _ := FreePorts(1)
+				f.GRPCPort = q[0]
+			}
+		}
+		fns[i] = f
+	}
+	o := Options{
+		Dir:          ts.Dir,
+		BinDir:       filepath.Join(root, "bin"),
+		ResourcesDir: ts.Resources,
+		ConfigFile:   ts.Config,
+		BrokerPort:   base + 5,
+		SchedPort:    base,
+		Functions:    fns,
+		// The broker's address is known only here; later entries win.
+		Env:           append(append([]string(nil), ts.Env...), fmt.Sprintf("LOCAL_KAFKA_BROKERS=127.0.0.1:%d", base+5)),
+		BrokerDataDir: ts.BrokerDataDir,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, o)
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			for _, name := range s.Names() {
+				t.Logf("---- last lines of %s ----\n%s", name, Tail(s.LogPath(name), 40))
+			}
+		}
+	})
+	return s
+}
+
+func isFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// BuildFunctions compiles the named functions into dir and returns their
+// paths by name.
+func BuildFunctions(t TB, dir string, names ...string) map[string]string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	for _, n := range names {
+		args = append(args, "./functions/"+n)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building functions: %v\n%s", err, out)
+	}
+	bins := map[string]string{}
+	for _, n := range names {
+		bins[n] = filepath.Join(dir, n)
+	}
+	return bins
+}
+
+// RequireTCP skips the test when nothing listens on addr, unless
+// REQUIRE_SERVICES=1, where it fails instead.
+func RequireTCP(t TB, service, addr string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err == nil {
+		conn.Close()
+		return
+	}
+	if os.Getenv(RequireServicesEnv) == "1" {
+		t.Fatalf("%s is required at %s (%s=1) but is not reachable: %v", service, addr, RequireServicesEnv, err)
+	}
+	t.Skipf("SKIPPED: %s not reachable at %s (%v). Start it, or set %s=1 to make this a failure.", service, addr, err, RequireServicesEnv)
+}

@@ -1,0 +1,80 @@
+// Package events builds and publishes the CloudEvents the functions
+// exchange over Dapr pub/sub.
+package events
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	dapr "github.com/dapr/go-sdk/client"
+	"github.com/google/uuid"
+
+	"github.com/todo-chatbot/functions/shared/logging"
+)
+
+// PartitionKeyExtension is the CloudEvents extension (the Kafka binding's
+// "partitionkey") that keeps one entity's events in order on one partition.
+const PartitionKeyExtension = "partitionkey"
+
+// New returns a CloudEvent 1.0 with JSON data. subject doubles as the
+// partition key: every event about one task lands on one partition.
+func New(source, eventType, subject string, data any) (cloudevents.Event, error) {
+	e := cloudevents.NewEvent()
+	e.SetID(uuid.NewString())
+	e.SetSource(source)
+	e.SetType(eventType)
+	e.SetSubject(subject)
+	e.SetTime(time.Now().UTC())
+	e.SetExtension(PartitionKeyExtension, subject)
+	if err := e.SetData(cloudevents.ApplicationJSON, data); err != nil {
+		return e, fmt.Errorf("event %s data: %w", eventType, err)
+	}
+	return e, nil
+}
+
+// Publisher is what handlers publish through.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, e cloudevents.Event) error
+}
+
+// PublishClient is the part of the Dapr client a DaprPublisher uses.
+type PublishClient interface {
+	PublishEvent(ctx context.Context, pubsub, topic string, data any, opts ...dapr.PublishEventOption) error
+}
+
+// DaprPublisher publishes through one Dapr pub/sub component.
+type DaprPublisher struct {
+	client PublishClient
+	pubsub string
+}
+
+// NewPublisher returns a publisher over the named pub/sub component.
+func NewPublisher(client PublishClient, pubsub string) *DaprPublisher {
+	return &DaprPublisher{client: client, pubsub: pubsub}
+}
+
+// Publish sends e as a structured CloudEvent, which Dapr passes through
+// with its id intact (so consumers can dedupe on it), keyed for Kafka by
+// the event's partition key.
+func (p *DaprPublisher) Publish(ctx context.Context, topic string, e cloudevents.Event) error {
+	if tp := logging.TraceParent(ctx); tp != "" {
+		e.SetExtension("traceparent", tp)
+	}
+	if err := e.Validate(); err != nil {
+		return fmt.Errorf("publish to %s: invalid event: %w", topic, err)
+	}
+	body, err := e.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	opts := []dapr.PublishEventOption{dapr.PublishEventWithContentType("application/cloudevents+json")}
+	if key, ok := e.Extensions()[PartitionKeyExtension].(string); ok && key != "" {
+		opts = append(opts, dapr.PublishEventWithMetadata(map[string]string{"partitionKey": key}))
+	}
+	if err := p.client.PublishEvent(ctx, p.pubsub, topic, body, opts...); err != nil {
+		return fmt.Errorf("publish %s %s to %s: %w", e.Type(), e.ID(), topic, err)
+	}
+	return nil
+}
