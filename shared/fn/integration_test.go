@@ -94,7 +94,7 @@ spec:
 // recorder collects what reached the handlers.
 type recorder struct {
 	mu     sync.Mutex
-	traces map[string]string // trace id seen by the handler, by event id
+	traces map[string]string              // trace id seen by the handler, by event id
 	events map[string][]cloudevents.Event // by trigger
 	calls  map[string]int                 // by event id
 	ch     chan string

@@ -1,0 +1,26 @@
+// Command create-task validates and stores a new task and publishes
+// com.todo.task.created.v1. Trigger: HTTP (POST /users/{user_id}/tasks),
+// directly or through Dapr service invocation.
+package main
+
+import (
+	"time"
+
+	"github.com/todo-chatbot/functions/shared/fn"
+	"github.com/todo-chatbot/functions/shared/idempotency"
+	"github.com/todo-chatbot/functions/shared/taskstore"
+)
+
+func main() {
+	fn.Main("create-task", func(f *fn.Function) error {
+		h := &Handler{
+			Tasks:  taskstore.NewDapr(f.State()),
+			Keys:   idempotency.StateKeys{Store: f.DedupeState()},
+			Events: f.Publisher(),
+			Log:    f.Logger(),
+			Now:    time.Now,
+		}
+		f.HTTP(h.Routes())
+		return nil
+	})
+}

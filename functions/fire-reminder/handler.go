@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/todo-chatbot/functions/shared/events"
+	"github.com/todo-chatbot/functions/shared/fn"
+	"github.com/todo-chatbot/functions/shared/problem"
+	"github.com/todo-chatbot/functions/shared/reminder"
+	"github.com/todo-chatbot/functions/shared/request"
+	"github.com/todo-chatbot/functions/shared/task"
+	"github.com/todo-chatbot/functions/shared/taskapi"
+	"github.com/todo-chatbot/functions/shared/taskstore"
+)
+
+const source = "fire-reminder"
+
+// maxEarly bounds how long a job that fired before its instant waits for
+// it; the scheduler fires on time, so this only absorbs clock rounding.
+const maxEarly = 5 * time.Second
+
+// Jobs schedules, reads and cancels one job per task.
+type Jobs interface {
+	Schedule(ctx context.Context, name string, j reminder.Job, at time.Time) error
+	Cancel(ctx context.Context, name string) error
+	Get(ctx context.Context, name string) (reminder.Job, error) // ErrNoJob
+}
+
+// Fired remembers reminders already sent.
+type Fired interface {
+	Fired(ctx context.Context, reminderID string) (bool, error)
+	MarkFired(ctx context.Context, reminderID string) error
+}
+
+// Handler keeps each task's reminder job in step with the task.
+type Handler struct {
+	Tasks  taskstore.Store
+	Jobs   Jobs
+	Fired  Fired
+	Events events.Publisher
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// OnTaskEvent reschedules the reminder of the task the event is about. It
+// reads the task's current state rather than trusting the event, so a
+// replayed or reordered event cannot revive a reminder the task dropped.
+func (h *Handler) OnTaskEvent(ctx context.Context, e cloudevents.Event) error {
+	switch e.Type() {
+	case task.EventCreated, task.EventUpdated, task.EventCompleted, task.EventDeleted:
+	default:
+		return nil // other task events change no reminder
+	}
+	var t task.Task
+	if err := fn.DecodeData(e, &t); err != nil {
+		return err
+	}
+	if request.ValidID(t.ID) != nil || request.ValidID(t.UserID) != nil {
+		return fn.Permanent(fmt.Errorf("event %s names an invalid task or user id", e.ID()))
+	}
+	_, err := h.sync(ctx, t.UserID, t.ID)
+	return err
+}
+
+// outcome of syncing one task's reminder.
+type outcome int
+
+const (
+	none outcome = iota
+	scheduled
+	fired
+	cancelled
+	alreadyDone
+)
+
+// sync makes the task's job match the task: no job when it wants no
+// reminder, a job at remind_at when that is ahead, and the reminder fired
+// now when it is due and was never sent.
+func (h *Handler) sync(ctx context.Context, userID, taskID string) (outcome, error) {
+	name := reminder.JobName(taskID)
+	t, _, err := h.Tasks.Get(ctx, userID, taskID)
+	if errors.Is(err, taskstore.ErrNotFound) {
+		return cancelled, h.Jobs.Cancel(ctx, name)
+	}
+	if err != nil {
+		return none, err
+	}
+	due, ok := reminder.For(t)
+	if !ok {
+		return cancelled, h.Jobs.Cancel(ctx, name)
+	}
+	done, err := h.Fired.Fired(ctx, due.ID())
+	if err != nil {
+		return none, err
+	}
+	if done {
+		return alreadyDone, nil
+	}
+	job := reminder.Job{UserID: userID, TaskID: taskID, RemindAt: due.RemindAt}
+	if due.RemindAt.After(h.Now()) {
+		if cur, err := h.Jobs.Get(ctx, name); err == nil && cur.RemindAt.Equal(job.RemindAt) {
+			return none, nil
+		}
+		if err := h.Jobs.Schedule(ctx, name, job, due.RemindAt); err != nil {
+			return none, err
+		}
+		h.Log.InfoContext(ctx, "reminder scheduled", "task_id", taskID, "remind_at", due.RemindAt)
+		return scheduled, nil
+	}
+	return fired, h.fire(ctx, due)
+}
+
+// OnJob fires a reminder job, if its task still wants that reminder.
+func (h *Handler) OnJob(ctx context.Context, name string, data []byte) error {
+	var j reminder.Job
+	if err := json.Unmarshal(data, &j); err != nil {
+		return fn.Permanent(fmt.Errorf("job %s data: %w", name, err))
+	}
+	t, _, err := h.Tasks.Get(ctx, j.UserID, j.TaskID)
+	if errors.Is(err, taskstore.ErrNotFound) {
+		h.Log.InfoContext(ctx, "reminder skipped: task deleted", "task_id", j.TaskID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	due, ok := reminder.For(t)
+	if !ok || !due.RemindAt.Equal(j.RemindAt) {
+		h.Log.InfoContext(ctx, "reminder skipped: task no longer wants it", "task_id", j.TaskID, "job_remind_at", j.RemindAt)
+		return nil
+	}
+	if early := due.RemindAt.Sub(h.Now()); early > 0 {
+		// Never remind before the instant asked for.
+		if early > maxEarly {
+			return fmt.Errorf("job %s fired %s early", name, early)
+		}
+		select {
+		case <-time.After(early):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return h.fire(ctx, due)
+}
+
+func (h *Handler) fire(ctx context.Context, due reminder.Due) error {
+	e, err := due.Event(source)
+	if err != nil {
+		return err
+	}
+	if err := h.Events.Publish(ctx, reminder.Topic, e); err != nil {
+		return err
+	}
+	if err := h.Fired.MarkFired(ctx, due.ID()); err != nil {
+		// Sent but not recorded: a later sweep may fire it again, and
+		// send-notification drops that duplicate.
+		h.Log.WarnContext(ctx, "could not record fired reminder", "reminder", due.ID(), "error", err)
+	}
+	h.Log.InfoContext(ctx, "reminder due", "task_id", due.TaskID, "remind_at", due.RemindAt, "late_ms", h.Now().Sub(due.RemindAt).Milliseconds())
+	return nil
+}
+
+// Routes serves POST /reconcile, which sweep-reminders invokes through Dapr.
+func (h *Handler) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /reconcile", h.reconcile)
+	return mux
+}
+
+func (h *Handler) reconcile(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var in reminder.Reconcile
+	if err := request.DecodeJSON(r, &in); err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
+	}
+	if err := request.ValidID(in.UserID); err != nil {
+		taskapi.WriteError(ctx, h.Log, w, invalid("user_id", err))
+		return
+	}
+	var res reminder.ReconcileResult
+	for i, id := range in.TaskIDs {
+		if err := request.ValidID(id); err != nil {
+			taskapi.WriteError(ctx, h.Log, w, invalid(fmt.Sprintf("task_ids[%d]", i), err))
+			return
+		}
+		out, err := h.sync(ctx, in.UserID, id)
+		if err != nil {
+			taskapi.WriteError(ctx, h.Log, w, err)
+			return
+		}
+		res.Checked++
+		switch out {
+		case scheduled:
+			res.Scheduled++
+		case fired:
+			res.Fired++
+		case cancelled:
+			res.Cancelled++
+		case alreadyDone:
+			res.AlreadyDone++
+		}
+	}
+	taskapi.WriteJSON(w, http.StatusOK, res)
+}
+
+func invalid(field string, err error) error {
+	return problem.Invalid(problem.FieldError{Field: field, Detail: err.Error()})
+}

@@ -1,0 +1,38 @@
+// Command fire-reminder owns the reminder jobs. Triggers: topic
+// todo.tasks.events (a task's reminder is scheduled, moved or cancelled
+// as the task changes), Dapr jobs reminder-<task id> (publish
+// com.todo.reminder.due.v1 on todo.reminders.events), HTTP POST /reconcile
+// (invoked by sweep-reminders), and /events/wake (a Knative PingSource that
+// wakes it from zero so the scheduler can deliver held jobs).
+package main
+
+import (
+	"context"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/todo-chatbot/functions/shared/fn"
+	"github.com/todo-chatbot/functions/shared/reminder"
+	"github.com/todo-chatbot/functions/shared/task"
+	"github.com/todo-chatbot/functions/shared/taskstore"
+)
+
+func main() {
+	fn.Main("fire-reminder", func(f *fn.Function) error {
+		f.Dedupe(fn.StateDeduper{Store: f.DedupeState(), TTL: 24 * time.Hour})
+		h := &Handler{
+			Tasks:  taskstore.NewDapr(f.State()),
+			Jobs:   DaprJobs{Client: f.Dapr()},
+			Fired:  StateFired{Store: f.DedupeState()},
+			Events: f.Publisher(),
+			Log:    f.Logger(),
+			Now:    time.Now,
+		}
+		f.Subscribe(fn.Subscription{Topic: task.Topic}, h.OnTaskEvent)
+		f.Job(reminder.JobName(""), h.OnJob)
+		f.HTTP(h.Routes())
+		f.Event("/events/wake", func(context.Context, cloudevents.Event) error { return nil })
+		return nil
+	})
+}

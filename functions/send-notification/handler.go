@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/todo-chatbot/functions/shared/fn"
+	"github.com/todo-chatbot/functions/shared/notify"
+	"github.com/todo-chatbot/functions/shared/problem"
+	"github.com/todo-chatbot/functions/shared/reminder"
+	"github.com/todo-chatbot/functions/shared/request"
+	"github.com/todo-chatbot/functions/shared/taskapi"
+)
+
+// Handler delivers notifications.
+type Handler struct {
+	Records notify.Records
+	Channel notify.Channel
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// OnDue delivers the notification of a due reminder, once.
+func (h *Handler) OnDue(ctx context.Context, e cloudevents.Event) error {
+	if e.Type() != reminder.EventDue {
+		return nil
+	}
+	var d reminder.Due
+	if err := fn.DecodeData(e, &d); err != nil {
+		return err
+	}
+	if request.ValidID(d.UserID) != nil || request.ValidID(d.TaskID) != nil || d.RemindAt.IsZero() {
+		return fn.Permanent(fmt.Errorf("reminder event %s lacks a valid user, task or remind_at", e.ID()))
+	}
+	n, err := h.deliver(ctx, notify.FromDue(d, h.Channel.Name()))
+	if err != nil {
+		return err
+	}
+	h.Log.InfoContext(ctx, "reminder notification handled", "notification_id", n.ID, "task_id", d.TaskID,
+		"status", n.Status, "late_ms", n.SentAt.Sub(d.RemindAt).Milliseconds())
+	return nil
+}
+
+// deliver sends n unless its record says it was sent. A record left
+// pending by a failed attempt is sent again.
+func (h *Handler) deliver(ctx context.Context, n notify.Notification) (notify.Notification, error) {
+	held, claimed, err := h.Records.Claim(ctx, n)
+	if err != nil {
+		return n, err
+	}
+	if !claimed && held.Status == notify.StatusSent {
+		h.Log.InfoContext(ctx, "duplicate notification skipped", "notification_id", n.ID)
+		return held, nil
+	}
+	if err := h.Channel.Deliver(ctx, n); err != nil {
+		return n, err
+	}
+	sent := h.Now().UTC()
+	n.Status, n.SentAt = notify.StatusSent, &sent
+	if err := h.Records.MarkSent(ctx, n); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// Routes serves POST /notifications and GET /users/{user_id}/notifications.
+func (h *Handler) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /notifications", h.send)
+	mux.HandleFunc("GET /users/{user_id}/notifications", h.list)
+	return mux
+}
+
+func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var in notify.MessageInput
+	if err := request.DecodeJSON(r, &in); err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
+	}
+	n, err := notify.Message(in, h.Channel.Name())
+	if err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
+	}
+	if n, err = h.deliver(ctx, n); err != nil {
+		h.Log.ErrorContext(ctx, "notification not delivered", "notification_id", n.ID, "error", err)
+		problem.Write(w, problem.New(http.StatusBadGateway, "the notification channel did not accept the notification"))
+		return
+	}
+	taskapi.WriteJSON(w, http.StatusAccepted, n)
+}
+
+// List is the body of GET /users/{user_id}/notifications.
+type List struct {
+	Items []notify.Notification `json:"items"`
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	userID, err := request.PathID(r, "user_id")
+	if err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
+	}
+	items, err := h.Records.List(ctx, userID)
+	if err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
+	}
+	taskapi.WriteJSON(w, http.StatusOK, List{Items: items})
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,29 @@
+// Command sweep-reminders is the periodic safety net of reminders. Trigger:
+// the reminder-sweep Dapr cron binding (and a Knative PingSource on
+// /events/reminder-sweep). Each run asks fire-reminder, through Dapr
+// service invocation, to reconcile every pending reminder (re-schedule a
+// missing job, fire a due one that never fired) and publishes
+// com.todo.task.overdue.v1 once for each task past its due time.
+package main
+
+import (
+	"time"
+
+	"github.com/todo-chatbot/functions/shared/fn"
+	"github.com/todo-chatbot/functions/shared/taskstore"
+)
+
+func main() {
+	fn.Main("sweep-reminders", func(f *fn.Function) error {
+		h := &Handler{
+			Tasks:      taskstore.NewDapr(f.State()),
+			Reconciler: Invoker{Client: f.Dapr(), AppID: envOr("FIRE_REMINDER_APP_ID", "fire-reminder")},
+			Marks:      StateMarks{Store: f.DedupeState()},
+			Events:     f.Publisher(),
+			Log:        f.Logger(),
+			Now:        time.Now,
+		}
+		f.Cron(envOr("SWEEP_BINDING", "reminder-sweep"), h.Sweep)
+		return nil
+	})
+}

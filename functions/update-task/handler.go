@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/todo-chatbot/functions/shared/events"
+	"github.com/todo-chatbot/functions/shared/request"
+	"github.com/todo-chatbot/functions/shared/task"
+	"github.com/todo-chatbot/functions/shared/taskapi"
+	"github.com/todo-chatbot/functions/shared/taskstore"
+)
+
+const source = "update-task"
+
+// maxAttempts bounds retries when another writer changed the task between
+// our read and our write: the patch is re-applied to the fresh task.
+const maxAttempts = 5
+
+// Handler updates tasks.
+type Handler struct {
+	Tasks  taskstore.Store
+	Events events.Publisher
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// Routes serves PATCH /users/{user_id}/tasks/{task_id}.
+func (h *Handler) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("PATCH /users/{user_id}/tasks/{task_id}", h.update)
+	return mux
+}
+
+func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	userID, taskID, err := taskapi.IDs(r)
+	if err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
+	}
+	var patch map[string]json.RawMessage
+	if err := request.DecodeJSON(r, &patch, request.AcceptMergePatch()); err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
+	}
+	var updated task.Task
+	for attempt := 1; ; attempt++ {
+		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
+		if err != nil {
+			taskapi.WriteError(ctx, h.Log, w, err)
+			return
+		}
+		if updated, err = cur.ApplyPatch(patch, h.Now()); err != nil {
+			taskapi.WriteError(ctx, h.Log, w, err)
+			return
+		}
+		err = h.Tasks.Update(ctx, updated, v)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, taskstore.ErrConflict) || attempt == maxAttempts {
+			taskapi.WriteError(ctx, h.Log, w, err)
+			return
+		}
+	}
+	if err := taskapi.Publish(ctx, h.Events, source, task.EventUpdated, updated); err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
+	}
+	taskapi.WriteJSON(w, http.StatusOK, updated)
+}

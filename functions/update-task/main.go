@@ -1,0 +1,19 @@
+// Command update-task applies a JSON merge patch to a task and publishes
+// com.todo.task.updated.v1. Trigger: HTTP (PATCH
+// /users/{user_id}/tasks/{task_id}), directly or through Dapr invocation.
+package main
+
+import (
+	"time"
+
+	"github.com/todo-chatbot/functions/shared/fn"
+	"github.com/todo-chatbot/functions/shared/taskstore"
+)
+
+func main() {
+	fn.Main("update-task", func(f *fn.Function) error {
+		h := &Handler{Tasks: taskstore.NewDapr(f.State()), Events: f.Publisher(), Log: f.Logger(), Now: time.Now}
+		f.HTTP(h.Routes())
+		return nil
+	})
+}

@@ -1,0 +1,169 @@
+// Command stack is `make run`: it starts the broker, the Dapr scheduler and
+// every function with its own daprd sidecar on documented ports, plus a
+// local stand-in for the chat webhook that notifications are delivered to.
+// It prints what runs where, writes .run/stack.json, and stops everything
+// on Ctrl-C or SIGTERM.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/todo-chatbot/functions/shared/devstack"
+)
+
+// functions and their default ports: app 808N, sidecar HTTP 350N,
+// sidecar gRPC 5010N (internal gRPC 5110N).
+var functions = []string{
+	"create-task", "update-task", "complete-task", "delete-task",
+	"list-tasks", "fire-reminder", "send-notification", "sweep-reminders",
+}
+
+const (
+	brokerPort    = 9092
+	schedulerPort = 50006 // and 50007-50010 for its health, metrics and etcd
+	webhookPort   = 8099
+)
+
+func main() {
+	dir := flag.String("dir", ".run", "run folder: logs, data, stack.json")
+	bin := flag.String("bin", "bin", "folder with daprd, scheduler, broker and the function binaries")
+	resources := flag.String("resources", "bindings/local", "Dapr resources folder")
+	sweep := flag.String("sweep", "@every 30s", "schedule of the reminder-sweep cron binding")
+	flag.Parse()
+	if err := run(*dir, *bin, *resources, *sweep); err != nil {
+		fmt.Fprintln(os.Stderr, "stack:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir, bin, resources, sweep string) error {
+	dir, _ = filepath.Abs(dir)
+	bin, _ = filepath.Abs(bin)
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return err
+	}
+	if err := ensureSecrets(filepath.Join(resources, "secrets.example.json"), filepath.Join(dir, "secrets.json")); err != nil {
+		return err
+	}
+	token, err := webhookToken(filepath.Join(dir, "secrets.json"))
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", webhookPort))
+	if err != nil {
+		return fmt.Errorf("%w: %d (local chat webhook): %v", devstack.ErrPortInUse, webhookPort, err)
+	}
+	hook, err := startWebhook(ln, filepath.Join(dir, "logs", "webhook.log"), token)
+	if err != nil {
+		return err
+	}
+	defer hook.Close()
+
+	fns := make([]devstack.Function, len(functions))
+	for i, name := range functions {
+		fns[i] = devstack.Function{
+			Name:     name,
+			Binary:   filepath.Join(bin, name),
+			AppPort:  8081 + i,
+			HTTPPort: 3501 + i,
+			GRPCPort: 50101 + i,
+			Env:      []string{"LOG_LEVEL=info"},
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	fmt.Println("starting broker, scheduler and", len(fns), "functions with their sidecars (logs in", filepath.Join(dir, "logs")+")")
+	s, err := devstack.Start(ctx, devstack.Options{
+		Dir:          dir,
+		BinDir:       bin,
+		ResourcesDir: resources,
+		BrokerPort:   brokerPort,
+		SchedPort:    schedulerPort,
+		Functions:    fns,
+		Env:          devstack.LocalEnv(dir, fmt.Sprintf("127.0.0.1:%d", brokerPort), fmt.Sprintf("http://127.0.0.1:%d/notify", webhookPort), sweep),
+		ReadyTimeout: 3 * time.Minute,
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	if err := s.WriteManifest(filepath.Join(dir, "stack.json")); err != nil {
+		return err
+	}
+	fmt.Print("\n" + s.Table())
+	fmt.Printf("%-18s http://127.0.0.1:%d/notify (deliveries logged to %s)\n\n", "chat webhook", webhookPort, filepath.Join(dir, "logs", "webhook.log"))
+	fmt.Println("ready: every sidecar is healthy. Ctrl-C stops everything.")
+	<-ctx.Done()
+	fmt.Println("\nstopping...")
+	return nil
+}
+
+// ensureSecrets creates the local secret file from the committed example
+// the first time, and never overwrites one a developer edited.
+func ensureSecrets(example, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	b, err := os.ReadFile(example)
+	if err != nil {
+		return fmt.Errorf("secrets example: %w", err)
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+func webhookToken(path string) (string, error) {
+	var s map[string]map[string]string
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return s["notify-webhook"]["token"], nil
+}
+
+// startWebhook serves the stand-in chat webhook: it checks the bearer token
+// send-notification read from the secret store, and logs each delivery
+// (never the token).
+func startWebhook(ln net.Listener, logPath, token string) (*http.Server, error) {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewJSONHandler(f, nil)).With("process", "chat-webhook")
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			log.Warn("delivery refused: bad or missing bearer token", "path", r.URL.Path)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		var v any
+		if json.Unmarshal(body, &v) != nil {
+			v = string(body)
+		}
+		log.Info("notification delivered", "notification", v)
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("webhook stopped", "error", err)
+		}
+	}()
+	return srv, nil
+}
