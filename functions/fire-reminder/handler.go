@@ -88,6 +88,11 @@ func (h *Handler) sync(ctx context.Context, userID, taskID string) (outcome, err
 	name := reminder.JobName(taskID)
 	t, _, err := h.Tasks.Get(ctx, userID, taskID)
 	if errors.Is(err, taskstore.ErrNotFound) {
+		// A job is named by task id alone: cancel it only when it is this
+		// user's, so naming another user's task cancels nothing.
+		if cur, err := h.Jobs.Get(ctx, name); err == nil && cur.UserID != userID {
+			return none, nil
+		}
 		return cancelled, h.Jobs.Cancel(ctx, name)
 	}
 	if err != nil {
@@ -136,6 +141,11 @@ func (h *Handler) OnJob(ctx context.Context, name string, data []byte) error {
 	if !ok || !due.RemindAt.Equal(j.RemindAt) {
 		h.Log.InfoContext(ctx, "reminder skipped: task no longer wants it", "task_id", j.TaskID, "job_remind_at", j.RemindAt)
 		return nil
+	}
+	// A job delivered again (the scheduler retries one whose answer was
+	// lost) or after a sweep already fired its reminder sends nothing more.
+	if done, err := h.Fired.Fired(ctx, due.ID()); err != nil || done {
+		return err
 	}
 	if early := due.RemindAt.Sub(h.Now()); early > 0 {
 		// Never remind before the instant asked for.
@@ -186,12 +196,16 @@ func (h *Handler) reconcile(w http.ResponseWriter, r *http.Request) {
 		taskapi.WriteError(ctx, h.Log, w, invalid("user_id", err))
 		return
 	}
-	var res reminder.ReconcileResult
+	// Every id is checked before any is acted on: a rejected request
+	// fires and schedules nothing.
 	for i, id := range in.TaskIDs {
 		if err := request.ValidID(id); err != nil {
 			taskapi.WriteError(ctx, h.Log, w, invalid(fmt.Sprintf("task_ids[%d]", i), err))
 			return
 		}
+	}
+	var res reminder.ReconcileResult
+	for _, id := range in.TaskIDs {
 		out, err := h.sync(ctx, in.UserID, id)
 		if err != nil {
 			taskapi.WriteError(ctx, h.Log, w, err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -115,11 +114,4 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	taskapi.WriteJSON(w, http.StatusOK, List{Items: items})
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

@@ -21,9 +21,9 @@ func main() {
 			Records: notify.StateRecords{Store: f.State()},
 			Channel: notify.Webhook{
 				Client:      f.Dapr(),
-				Binding:     envOr("NOTIFY_BINDING", "notify-webhook"),
+				Binding:     fn.Env("NOTIFY_BINDING", "notify-webhook"),
 				Secrets:     f.Secrets(),
-				SecretName:  envOr("NOTIFY_SECRET", "notify-webhook"),
+				SecretName:  fn.Env("NOTIFY_SECRET", "notify-webhook"),
 				SecretField: "token",
 			},
 			Log: f.Logger(),

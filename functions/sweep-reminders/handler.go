@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
@@ -35,6 +34,8 @@ type Reconciler interface {
 type Marks interface {
 	// Mark records key and reports whether it was new.
 	Mark(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// Unmark forgets key, so a later Mark of it is new again.
+	Unmark(ctx context.Context, key string) error
 }
 
 // Handler runs the sweep.
@@ -125,6 +126,10 @@ func (h *Handler) announceOverdue(ctx context.Context, t task.Task) (bool, error
 		return false, err
 	}
 	if err := taskapi.Publish(ctx, h.Events, source, task.EventOverdue, t); err != nil {
+		// Not announced: release the mark so the next sweep tries again.
+		if uerr := h.Marks.Unmark(ctx, key); uerr != nil {
+			h.Log.WarnContext(ctx, "overdue event lost: its mark could not be released", "task_id", t.ID, "error", uerr)
+		}
 		return false, err
 	}
 	return true, nil
@@ -164,9 +169,6 @@ func (s StateMarks) Mark(ctx context.Context, key string, ttl time.Duration) (bo
 	return err == nil, err
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+func (s StateMarks) Unmark(ctx context.Context, key string) error {
+	return s.Store.Apply(ctx, state.Delete(key, ""))
 }

@@ -17,13 +17,13 @@ func main() {
 	fn.Main("sweep-reminders", func(f *fn.Function) error {
 		h := &Handler{
 			Tasks:      taskstore.NewDapr(f.State()),
-			Reconciler: Invoker{Client: f.Dapr(), AppID: envOr("FIRE_REMINDER_APP_ID", "fire-reminder")},
+			Reconciler: Invoker{Client: f.Dapr(), AppID: fn.Env("FIRE_REMINDER_APP_ID", "fire-reminder")},
 			Marks:      StateMarks{Store: f.DedupeState()},
 			Events:     f.Publisher(),
 			Log:        f.Logger(),
 			Now:        time.Now,
 		}
-		f.Cron(envOr("SWEEP_BINDING", "reminder-sweep"), h.Sweep)
+		f.Cron(fn.Env("SWEEP_BINDING", "reminder-sweep"), h.Sweep)
 		return nil
 	})
 }

@@ -39,13 +39,13 @@ func ConfigFromEnv(name string) (Config, error) {
 	c := Config{
 		Name:             name,
 		Port:             8080,
-		LogLevel:         envOr("LOG_LEVEL", "info"),
+		LogLevel:         Env("LOG_LEVEL", "info"),
 		DrainQuietPeriod: 3 * time.Second,
 		ShutdownTimeout:  30 * time.Second,
-		PubSub:           envOr("PUBSUB_NAME", "pubsub"),
-		StateStore:       envOr("STATE_STORE_NAME", "tasks"),
-		DedupeStore:      envOr("DEDUPE_STORE_NAME", "dedupe"),
-		SecretStore:      envOr("SECRET_STORE_NAME", "secrets"),
+		PubSub:           Env("PUBSUB_NAME", "pubsub"),
+		StateStore:       Env("STATE_STORE_NAME", "tasks"),
+		DedupeStore:      Env("DEDUPE_STORE_NAME", "dedupe"),
+		SecretStore:      Env("SECRET_STORE_NAME", "secrets"),
 	}
 	var err error
 	if c.Sidecar, err = sidecar.FromEnv(); err != nil {
@@ -69,7 +69,9 @@ func ConfigFromEnv(name string) (Config, error) {
 	return c, nil
 }
 
-func envOr(key, def string) string {
+// Env returns the environment variable key, or def when it is unset or
+// empty: how a function reads its own settings, with documented defaults.
+func Env(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
 	}

@@ -81,7 +81,15 @@ func (f *Function) guardTopics(next http.Handler) http.Handler {
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxEventBytes))
-		if err != nil || !json.Valid(body) {
+		if err == nil && !json.Valid(body) {
+			err = errors.New("not JSON")
+		}
+		if err == nil {
+			// Valid JSON of another shape ({"id":1}, [], "x") fails the
+			// go-sdk's decoding too, with the same 303.
+			err = json.Unmarshal(body, new(topicEnvelope))
+		}
+		if err != nil {
 			f.log.WarnContext(r.Context(), "event dropped to dead letters: body is not a JSON CloudEvent", "route", r.URL.Path, "bytes", len(body), "error", errString(err))
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"status":"DROP"}`)
@@ -90,6 +98,23 @@ func (f *Function) guardTopics(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// topicEnvelope has the fields and types the go-sdk decodes a Dapr
+// delivery into; a body that does not decode into it is never handled.
+type topicEnvelope struct {
+	ID              string          `json:"id"`
+	SpecVersion     string          `json:"specversion"`
+	Type            string          `json:"type"`
+	Source          string          `json:"source"`
+	DataContentType string          `json:"datacontenttype"`
+	Data            json.RawMessage `json:"data"`
+	DataBase64      string          `json:"data_base64"`
+	Subject         string          `json:"subject"`
+	Topic           string          `json:"topic"`
+	PubsubName      string          `json:"pubsubname"`
+	TraceID         string          `json:"traceid"`
+	TraceParent     string          `json:"traceparent"`
 }
 
 // Event serves CloudEvents posted to path (binary or structured mode), as

@@ -88,7 +88,13 @@ func (s StateKeys) Claim(ctx context.Context, key string, r Record) (Record, boo
 
 func (s StateKeys) Done(ctx context.Context, key string, r Record) error {
 	r.Published = true
-	return s.Store.Apply(ctx, state.Put(key, r, "").WithTTL(TTL))
+	// A key created first-write can only be overwritten with its ETag (Redis).
+	var held Record
+	etag, err := s.Store.Get(ctx, key, &held)
+	if err != nil {
+		return err
+	}
+	return s.Store.Apply(ctx, state.Put(key, r, etag).WithTTL(TTL))
 }
 
 // Memory keeps records in memory, for tests.

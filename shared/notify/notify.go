@@ -134,6 +134,12 @@ func (s StateRecords) Claim(ctx context.Context, n Notification) (Notification, 
 }
 
 func (s StateRecords) MarkSent(ctx context.Context, n Notification) error {
+	var claimed Notification
+	// The record was created first-write: it is overwritten with its ETag.
+	recTag, err := s.Store.Get(ctx, recordKey(n.UserID, n.ID), &claimed)
+	if err != nil {
+		return err
+	}
 	for attempt := 0; attempt < 8; attempt++ {
 		var ib inbox
 		etag, err := s.Store.Get(ctx, inboxKey(n.UserID), &ib)
@@ -147,7 +153,7 @@ func (s StateRecords) MarkSent(ctx context.Context, n Notification) error {
 		if etag == "" {
 			inboxOp = state.Create(inboxKey(n.UserID), ib)
 		}
-		err = s.Store.Transact(ctx, state.Put(recordKey(n.UserID, n.ID), n, ""), inboxOp)
+		err = s.Store.Transact(ctx, state.Put(recordKey(n.UserID, n.ID), n, recTag), inboxOp)
 		if !errors.Is(err, state.ErrConflict) {
 			return err
 		}

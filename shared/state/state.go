@@ -182,13 +182,15 @@ func (s *Store) Transact(ctx context.Context, ops ...Op) error {
 
 // wrap maps Dapr's ETag errors to ErrConflict. Dapr reports them as gRPC
 // Aborted (single writes) or, inside transactions, as an error whose text
-// names the ETag or a duplicate key, depending on the store.
+// names the ETag or a duplicate key, depending on the store; Redis's write
+// script answers "failed to set key" when its version check fails, and
+// PostgreSQL v2 "no item was updated".
 func wrap(err error) error {
 	if st, ok := status.FromError(err); ok && st.Code() == codes.Aborted {
 		return fmt.Errorf("%w: %s", ErrConflict, st.Message())
 	}
 	msg := strings.ToLower(err.Error())
-	for _, s := range []string{"etag", "possible etag mismatch", "duplicate key", "unique constraint", "already exists"} {
+	for _, s := range []string{"etag", "possible etag mismatch", "duplicate key", "unique constraint", "already exists", "failed to set key", "no item was updated"} {
 		if strings.Contains(msg, s) {
 			return fmt.Errorf("%w: %v", ErrConflict, err)
 		}

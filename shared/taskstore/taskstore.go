@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/todo-chatbot/functions/shared/state"
 	"github.com/todo-chatbot/functions/shared/task"
@@ -53,7 +55,7 @@ type index struct {
 }
 
 // maxAttempts bounds retries when another writer changed an index first.
-const maxAttempts = 8
+const maxAttempts = 20
 
 // Dapr is a Store over a Dapr state store with transactions.
 type Dapr struct {
@@ -120,15 +122,19 @@ func putOrCreate(key string, v any, etag string) state.Op {
 	return state.Put(key, v, etag)
 }
 
-// retry runs attempt until it does not conflict on an index.
+// retry runs attempt until it does not conflict on an index. Writers of
+// one user's index race each other; a random, growing pause spreads them.
 func retry(ctx context.Context, attempt func() error) error {
 	var err error
 	for i := 0; i < maxAttempts; i++ {
 		if err = attempt(); !errors.Is(err, errIndexRace) {
 			return err
 		}
-		if ctx.Err() != nil {
+		pause := time.Duration(rand.Int64N(int64(5*time.Millisecond) << min(i, 6)))
+		select {
+		case <-ctx.Done():
 			return ctx.Err()
+		case <-time.After(pause):
 		}
 	}
 	return fmt.Errorf("%w: index kept changing: %v", ErrConflict, err)
