@@ -24,13 +24,6 @@ import (
 	"github.com/todo-chatbot/functions/shared/devstack"
 )
 
-// functions and their default ports: app 808N, sidecar HTTP 350N,
-// sidecar gRPC 5010N (internal gRPC 5110N).
-var functions = []string{
-	"create-task", "update-task", "complete-task", "delete-task",
-	"list-tasks", "fire-reminder", "send-notification", "sweep-reminders",
-}
-
 const (
 	brokerPort    = 9092
 	schedulerPort = 50006 // and 50007-50010 for its health, metrics and etcd
@@ -73,8 +66,10 @@ func run(dir, bin, resources, sweep string) error {
 	}
 	defer hook.Close()
 
-	fns := make([]devstack.Function, len(functions))
-	for i, name := range functions {
+	// Default ports, by the function's place in the list: app 808N, sidecar
+	// HTTP 350N, sidecar gRPC 5010N (and internal gRPC 5110N).
+	fns := make([]devstack.Function, len(devstack.Functions))
+	for i, name := range devstack.Functions {
 		fns[i] = devstack.Function{
 			Name:     name,
 			Binary:   filepath.Join(bin, name),

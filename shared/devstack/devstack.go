@@ -95,6 +95,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := checkPorts(o); err != nil {
 		return nil, err
 	}
+	if o.ConfigFile == "" {
+		var err error
+		if o.ConfigFile, err = writeIsolatedConfig(o.Dir); err != nil {
+			return nil, err
+		}
+	}
 	s := &Stack{opts: o, procs: map[string]*proc{}, Functions: map[string]Function{}}
 	s.add(s.brokerProc())
 	s.add(s.schedulerProc())
@@ -124,6 +130,27 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// writeIsolatedConfig writes the Dapr Configuration of a stack given none:
+// service invocation resolves app-ids through a SQLite file of the stack's
+// own. Dapr's default resolver (mDNS) answers across the whole machine, so
+// two stacks at once (make run and a test, or two test packages) would
+// share app-ids and serve each other's calls.
+func writeIsolatedConfig(dir string) (string, error) {
+	path := filepath.Join(dir, "dapr-config.yaml")
+	cfg := fmt.Sprintf(`apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: devstack
+spec:
+  nameResolution:
+    component: sqlite
+    version: v1
+    configuration:
+      connectionString: %q
+`, filepath.Join(dir, "nameresolution.db"))
+	return path, os.WriteFile(path, []byte(cfg), 0o644)
 }
 
 func (s *Stack) add(p *proc) {
@@ -317,6 +344,16 @@ func (s *Stack) Stop() {
 			<-p.done
 		}
 	}
+}
+
+// PID is the process id of the named process, or 0 if it never started.
+func (s *Stack) PID(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.procs[name]; ok && p.cmd != nil {
+		return p.cmd.Process.Pid
+	}
+	return 0
 }
 
 // LogPath is where the named process writes its log.

@@ -127,7 +127,7 @@ func StartT(t TB, ts TestStack) *Stack {
 		t.Fatalf("devstack: %v", err)
 	}
 	if ts.Dir == "" {
-		ts.Dir = t.TempDir()
+		ts.Dir = runDir(t)
 	}
 	base, err := freeBlock(6)
 	if err != nil {
@@ -182,6 +182,22 @@ func StartT(t TB, ts TestStack) *Stack {
 		}
 	})
 	return s
+}
+
+// KeepEnv, set to 1, keeps each test stack's folder (logs, data) after the
+// test instead of removing it, and says where it is.
+const KeepEnv = "DEVSTACK_KEEP"
+
+func runDir(t TB) string {
+	if os.Getenv(KeepEnv) != "1" {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp("", "devstack-")
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	t.Logf("devstack: %s=1, keeping the stack folder %s", KeepEnv, dir)
+	return dir
 }
 
 func isFree(port int) bool {

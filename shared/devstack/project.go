@@ -1,0 +1,197 @@
+package devstack
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Functions lists every function of the project, in the order `make run`
+// numbers their default ports.
+var Functions = []string{
+	"create-task", "update-task", "complete-task", "delete-task",
+	"list-tasks", "fire-reminder", "send-notification", "sweep-reminders",
+}
+
+// Stores selects the state stores behind the tasks and dedupe components.
+type Stores string
+
+const (
+	// SQLite is bindings/local as it is.
+	SQLite Stores = "sqlite"
+	// PostgresRedis puts tasks on PostgreSQL (127.0.0.1:5432) and the
+	// short-lived records on Redis (127.0.0.1:6379), as in Kubernetes.
+	PostgresRedis Stores = "postgres+redis"
+)
+
+// PostgresAddr and RedisAddr are where the PostgresRedis variant expects
+// the servers (their default ports on this machine and in CI).
+const (
+	PostgresAddr = "127.0.0.1:5432"
+	RedisAddr    = "127.0.0.1:6379"
+)
+
+// ProjectOptions configure StartProject.
+type ProjectOptions struct {
+	Stores Stores
+	// Functions to start (default: all).
+	Functions []string
+	// SweepSchedule of the reminder-sweep cron binding (default @every 1h,
+	// so tests trigger sweeps themselves).
+	SweepSchedule string
+	// Env for every process.
+	Env []string
+	// Apps are more app-ids started as they are, after the functions. One
+	// with no Binary runs only its sidecar, for an app the test serves
+	// itself (a stand-in Chat API calling the functions through Dapr).
+	Apps []Function
+}
+
+// Project is a running project stack for a test.
+type Project struct {
+	*Stack
+	Dir     string
+	Webhook *Webhook
+	// Token is the local webhook token, a secret the logs must never show.
+	Token string
+}
+
+// ReceivedAt is the key under which Webhook stamps each delivery with the
+// instant it arrived.
+const ReceivedAt = "_received_at"
+
+// Webhook is a local stand-in for the chat webhook that records what
+// send-notification delivered.
+type Webhook struct {
+	mu    sync.Mutex
+	Got   []map[string]any
+	Fails int // deliveries refused for a bad token
+	srv   *httptest.Server
+}
+
+// Deliveries returns a copy of what was delivered so far.
+func (w *Webhook) Deliveries() []map[string]any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]map[string]any(nil), w.Got...)
+}
+
+// StartProject builds the functions and starts them, each with its
+// sidecar, on bindings/local (or a store variant), with a recording webhook.
+func StartProject(t TB, o ProjectOptions) *Project {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	if len(o.Functions) == 0 {
+		o.Functions = Functions
+	}
+	if o.SweepSchedule == "" {
+		o.SweepSchedule = "@every 1h"
+	}
+	dir := runDir(t)
+	res := filepath.Join(dir, "resources")
+	copyDir(t, filepath.Join(root, "bindings", "local"), res, ".yaml")
+	env := append([]string(nil), o.Env...)
+	if o.Stores == PostgresRedis {
+		RequireTCP(t, "PostgreSQL", PostgresAddr)
+		RequireTCP(t, "Redis", RedisAddr)
+		copyFile(t, filepath.Join(root, "bindings", "test", "tasks-postgresql.yaml"), filepath.Join(res, "tasks.yaml"))
+		copyFile(t, filepath.Join(root, "bindings", "test", "dedupe-redis.yaml"), filepath.Join(res, "dedupe.yaml"))
+		prefix := "t" + randomHex(6) + "_"
+		env = append(env,
+			"LOCAL_PG_CONNECTION=host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable",
+			"LOCAL_PG_TABLE_PREFIX="+prefix,
+			"LOCAL_PG_METADATA_TABLE="+prefix+"metadata",
+			"LOCAL_REDIS_HOST="+RedisAddr,
+		)
+	}
+	token := "webhook-" + randomHex(12)
+	b, _ := json.Marshal(map[string]map[string]string{"notify-webhook": {"token": token}})
+	if err := os.WriteFile(filepath.Join(dir, "secrets.json"), b, 0o600); err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	hook := &Webhook{}
+	hook.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			hook.mu.Lock()
+			hook.Fails++
+			hook.mu.Unlock()
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		var v map[string]any
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &v) != nil || v == nil {
+			v = map[string]any{"raw": string(body)}
+		}
+		v[ReceivedAt] = time.Now().UTC().Format(time.RFC3339Nano)
+		hook.mu.Lock()
+		hook.Got = append(hook.Got, v)
+		hook.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.srv.Close)
+
+	bins := BuildFunctions(t, filepath.Join(dir, "bin"), o.Functions...)
+	fns := make([]Function, len(o.Functions))
+	for i, name := range o.Functions {
+		fns[i] = Function{Name: name, Binary: bins[name], Env: []string{"LOG_LEVEL=debug", "DRAIN_QUIET_PERIOD=200ms"}}
+	}
+	fns = append(fns, o.Apps...)
+	env = append(env, LocalEnv(dir, "", hook.srv.URL+"/notify", o.SweepSchedule)...)
+	s := StartT(t, TestStack{Functions: fns, Resources: res, Dir: dir, Env: env})
+	return &Project{Stack: s, Dir: dir, Webhook: hook, Token: token}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func copyDir(t TB, from, to, ext string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ext) {
+			copyFile(t, filepath.Join(from, e.Name()), filepath.Join(to, e.Name()))
+		}
+	}
+}
+
+func copyFile(t TB, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+}
+
+// Logs returns everything every process of the stack logged so far.
+func (p *Project) Logs() string {
+	var b strings.Builder
+	for _, name := range p.Names() {
+		data, _ := os.ReadFile(p.LogPath(name))
+		b.Write(data)
+	}
+	return b.String()
+}
