@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/todo-chatbot/functions/shared/fakes"
+	"github.com/todo-chatbot/functions/shared/reminder"
+	"github.com/todo-chatbot/functions/shared/task"
+)
+
+var now = fakes.Time("2026-03-02T12:00:00Z")
+
+// fakeReconciler records what it is asked and fails for the users in fail.
+type fakeReconciler struct {
+	mu   sync.Mutex
+	reqs []reminder.Reconcile
+	fail map[string]error
+}
+
+func (f *fakeReconciler) Reconcile(_ context.Context, req reminder.Reconcile) (reminder.ReconcileResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs = append(f.reqs, req)
+	if err := f.fail[req.UserID]; err != nil {
+		return reminder.ReconcileResult{}, err
+	}
+	return reminder.ReconcileResult{Checked: len(req.TaskIDs)}, nil
+}
+
+func (f *fakeReconciler) requests() map[string][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string][]string{}
+	for _, r := range f.reqs {
+		out[r.UserID] = append(out[r.UserID], r.TaskIDs...)
+	}
+	return out
+}
+
+// fakeMarks is a set of keys; Mark adds one and says whether it was new.
+type fakeMarks struct {
+	mu   sync.Mutex
+	keys map[string]time.Duration
+	fail error
+}
+
+func (f *fakeMarks) Mark(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return false, f.fail
+	}
+	if f.keys == nil {
+		f.keys = map[string]time.Duration{}
+	}
+	if _, ok := f.keys[key]; ok {
+		return false, nil
+	}
+	f.keys[key] = ttl
+	return true, nil
+}
+
+func (f *fakeMarks) Unmark(_ context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.keys, key)
+	return nil
+}
+
+type env struct {
+	h     *Handler
+	store *fakes.Store
+	rec   *fakeReconciler
+	marks *fakeMarks
+	pub   *fakes.Publisher
+	clock *fakes.Clock
+}
+
+func newEnv(t *testing.T) *env {
+	e := &env{store: fakes.NewStore(nil), rec: &fakeReconciler{}, marks: &fakeMarks{}, pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
+	e.h = &Handler{Tasks: e.store, Reconciler: e.rec, Marks: e.marks, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
+	return e
+}
+
+type opt func(*task.Task)
+
+func due(d time.Duration) opt    { return func(t *task.Task) { t.DueAt = fakes.Ptr(now.Add(d)) } }
+func remind(d time.Duration) opt { return func(t *task.Task) { t.RemindAt = fakes.Ptr(now.Add(d)) } }
+func completed(t *task.Task)     { t.Completed, t.CompletedAt = true, fakes.Ptr(now.Add(-time.Minute)) }
+
+func (e *env) add(t *testing.T, user, id string, opts ...opt) task.Task {
+	t.Helper()
+	tk := task.Task{ID: id, UserID: user, Title: "task " + id, Priority: task.PriorityMedium,
+		CreatedAt: now.Add(-72 * time.Hour), UpdatedAt: now.Add(-72 * time.Hour)}
+	for _, o := range opts {
+		o(&tk)
+	}
+	require.NoError(t, e.store.Inner.Create(context.Background(), tk))
+	stored, _, err := e.store.Inner.Get(context.Background(), user, id)
+	require.NoError(t, err)
+	return stored
+}
+
+func TestSweepAnnouncesOverdueOnce(t *testing.T) {
+	e := newEnv(t)
+	overdue := e.add(t, "user-1", "overdue", due(-time.Hour))
+	e.add(t, "user-1", "ahead", due(time.Hour))
+	e.add(t, "user-1", "long-ago", due(-25*time.Hour))
+	e.add(t, "user-1", "done", due(-time.Hour), completed)
+	e.add(t, "user-1", "undated")
+	other := e.add(t, "user-2", "theirs", due(-time.Minute))
+
+	require.NoError(t, e.h.Sweep(context.Background()))
+	pubs := e.pub.Published()
+	require.Len(t, pubs, 2, "one overdue event per overdue task")
+	byID := map[string]fakes.Published{}
+	for _, p := range pubs {
+		byID[p.Event.Subject()] = p
+	}
+	fakes.CheckTaskEvent(t, byID["overdue"], "sweep-reminders", task.EventOverdue, overdue)
+	fakes.CheckTaskEvent(t, byID["theirs"], "sweep-reminders", task.EventOverdue, other)
+	for _, ttl := range e.marks.keys {
+		assert.GreaterOrEqual(t, ttl, lookback, "the mark outlives the window it guards")
+	}
+
+	// The next sweeps announce nothing again.
+	e.clock.Advance(time.Minute)
+	require.NoError(t, e.h.Sweep(context.Background()))
+	e.clock.Advance(30 * time.Minute)
+	require.NoError(t, e.h.Sweep(context.Background()))
+	assert.Len(t, e.pub.Events(), 2)
+
+	// A task that falls due later is announced when it does.
+	e.clock.Advance(time.Hour)
+	require.NoError(t, e.h.Sweep(context.Background()))
+	require.Len(t, e.pub.Events(), 3)
+	assert.Equal(t, "ahead", e.pub.Events()[2].Subject())
+}
+
+func TestSweepAnnouncesAgainAfterDueMoves(t *testing.T) {
+	e := newEnv(t)
+	e.add(t, "user-1", "t", due(-2*time.Hour))
+	require.NoError(t, e.h.Sweep(context.Background()))
+	require.Len(t, e.pub.Events(), 1)
+
+	cur, v, err := e.store.Inner.Get(context.Background(), "user-1", "t")
+	require.NoError(t, err)
+	cur.DueAt, cur.UpdatedAt = fakes.Ptr(now.Add(-time.Hour)), now.Add(-90*time.Minute)
+	require.NoError(t, e.store.Inner.Update(context.Background(), cur, v))
+	require.NoError(t, e.h.Sweep(context.Background()))
+	assert.Len(t, e.pub.Events(), 2, "overdue at a new due time is news")
+}
+
+func TestSweepReconcilesPendingRemindersWithinLookback(t *testing.T) {
+	e := newEnv(t)
+	e.add(t, "user-1", "missed", remind(-time.Hour))                   // due, maybe never fired
+	e.add(t, "user-1", "ahead", remind(3*time.Hour), due(4*time.Hour)) // its job may be missing
+	e.add(t, "user-1", "just-in", remind(-lookback+time.Minute))
+	e.add(t, "user-1", "too-old", remind(-lookback-time.Minute))
+	e.add(t, "user-1", "edge", remind(-lookback))
+	e.add(t, "user-1", "done", remind(-time.Hour), completed)
+	e.add(t, "user-1", "no-reminder", due(2*time.Hour))
+	e.add(t, "user-2", "theirs", remind(time.Minute))
+	e.add(t, "user-3", "nothing-to-do", due(time.Hour)) // no reminders: not called
+
+	require.NoError(t, e.h.Sweep(context.Background()))
+	got := e.rec.requests()
+	assert.ElementsMatch(t, []string{"missed", "ahead", "just-in"}, got["user-1"])
+	assert.Equal(t, []string{"theirs"}, got["user-2"])
+	assert.NotContains(t, got, "user-3", "no reconcile for a user without pending reminders")
+	assert.Len(t, e.rec.reqs, 2, "one request per user")
+}
+
+func TestSweepOneUserFailingDoesNotStopOthers(t *testing.T) {
+	e := newEnv(t)
+	for _, u := range []string{"user-a", "user-b", "user-c", "user-d"} {
+		e.add(t, u, "t-"+u, due(-time.Hour), remind(-2*time.Hour))
+	}
+	e.rec.fail = map[string]error{"user-b": errors.New("fire-reminder unavailable")}
+	e.store.Before = func(op fakes.Op, userID, _ string) error {
+		if op == fakes.OpList && userID == "user-c" {
+			return errors.New("state store timeout")
+		}
+		return nil
+	}
+
+	err := e.h.Sweep(context.Background())
+	require.Error(t, err, "the sweep reports the failures")
+	assert.Contains(t, err.Error(), "user user-b")
+	assert.Contains(t, err.Error(), "user user-c")
+	assert.NotContains(t, err.Error(), "user-a:")
+
+	got := e.rec.requests()
+	assert.Equal(t, []string{"t-user-a"}, got["user-a"])
+	assert.Equal(t, []string{"t-user-d"}, got["user-d"], "users after a failing one are swept")
+	subjects := map[string]bool{}
+	for _, ev := range e.pub.Events() {
+		subjects[ev.Subject()] = true
+	}
+	assert.Equal(t, map[string]bool{"t-user-a": true, "t-user-b": true, "t-user-d": true}, subjects,
+		"overdue announced for every user whose tasks could be read")
+
+	// The next run retries the failed users and announces nothing twice.
+	e.rec.fail, e.store.Before = nil, nil
+	require.NoError(t, e.h.Sweep(context.Background()))
+	assert.Len(t, e.pub.Events(), 4)
+}
+
+func TestSweepUsersFailure(t *testing.T) {
+	e := newEnv(t)
+	e.add(t, "user-1", "t", due(-time.Hour))
+	e.store.FailNext(fakes.OpUsers, nil)
+	assert.Error(t, e.h.Sweep(context.Background()))
+	assert.Empty(t, e.pub.Events())
+	assert.Empty(t, e.rec.reqs)
+}
+
+func TestSweepOverduePublishFailureIsRetriedNextRun(t *testing.T) {
+	e := newEnv(t)
+	tk := e.add(t, "user-1", "t", due(-time.Hour))
+	e.pub.FailNext(nil)
+	require.Error(t, e.h.Sweep(context.Background()))
+	assert.Empty(t, e.pub.Events())
+
+	e.clock.Advance(time.Minute)
+	require.NoError(t, e.h.Sweep(context.Background()))
+	pubs := e.pub.Published()
+	require.Len(t, pubs, 1, "the overdue event the failed run lost goes out on the next")
+	fakes.CheckTaskEvent(t, pubs[0], "sweep-reminders", task.EventOverdue, tk)
+}
+
+func TestSweepMarksFailure(t *testing.T) {
+	e := newEnv(t)
+	e.add(t, "user-1", "t", due(-time.Hour))
+	e.marks.fail = errors.New("dedupe store down")
+	require.Error(t, e.h.Sweep(context.Background()))
+	assert.Empty(t, e.pub.Events(), "not announced without a mark: it could be announced twice")
+}
+
+func TestSweepUnmarkFailureIsLogged(t *testing.T) {
+	e := newEnv(t)
+	e.add(t, "user-1", "t", due(-time.Hour))
+	e.h.Marks = unmarkFails{e.marks}
+	e.pub.FailNext(nil)
+	require.Error(t, e.h.Sweep(context.Background()))
+	assert.Empty(t, e.pub.Events())
+}
+
+type unmarkFails struct{ *fakeMarks }
+
+func (unmarkFails) Unmark(context.Context, string) error { return errors.New("dedupe store down") }
+
+// invokeClient answers Dapr service invocation with answer.
+type invokeClient struct {
+	dapr.Client
+	appID, method, verb, contentType string
+	body                             []byte
+	answer                           []byte
+	err                              error
+}
+
+func (c *invokeClient) InvokeMethodWithContent(_ context.Context, appID, method, verb string, content *dapr.DataContent) ([]byte, error) {
+	c.appID, c.method, c.verb, c.contentType, c.body = appID, method, verb, content.ContentType, content.Data
+	return c.answer, c.err
+}
+
+func TestInvoker(t *testing.T) {
+	c := &invokeClient{answer: []byte(`{"checked":2,"scheduled":1,"fired":1,"cancelled":0,"already_done":0}`)}
+	res, err := Invoker{Client: c, AppID: "fire-reminder"}.Reconcile(context.Background(),
+		reminder.Reconcile{UserID: "user-1", TaskIDs: []string{"a", "b"}})
+	require.NoError(t, err)
+	assert.Equal(t, reminder.ReconcileResult{Checked: 2, Scheduled: 1, Fired: 1}, res)
+	assert.Equal(t, "fire-reminder", c.appID)
+	assert.Equal(t, "reconcile", c.method, "fire-reminder serves POST /reconcile")
+	assert.Equal(t, "post", c.verb)
+	assert.Equal(t, "application/json", c.contentType)
+	assert.JSONEq(t, `{"user_id":"user-1","task_ids":["a","b"]}`, string(c.body))
+
+	c.err = errors.New("unavailable")
+	_, err = Invoker{Client: c, AppID: "fire-reminder"}.Reconcile(context.Background(), reminder.Reconcile{UserID: "user-1"})
+	assert.ErrorContains(t, err, "fire-reminder/reconcile")
+
+	c.err, c.answer = nil, []byte(`<html>`)
+	_, err = Invoker{Client: c, AppID: "fire-reminder"}.Reconcile(context.Background(), reminder.Reconcile{UserID: "user-1"})
+	assert.Error(t, err, "an answer that is not a result is an error")
+}
