@@ -1,0 +1,464 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/sidecar"
+)
+
+// App-ids of the bench's own sidecars. bench-caller stands for the Chat
+// API: a caller with a sidecar and no function of its own (its app only
+// answers daprd's start-up calls). bench-sub is a tiny function, built on
+// shared/fn, that subscribes to the bench topic and receives the bench's
+// Dapr jobs.
+const (
+	callerID   = "bench-caller"
+	subID      = "bench-sub"
+	benchPS    = "bench-pubsub"
+	benchTopic = "bench.events"
+	storePG    = "bench-pg"
+	storeRedis = "bench-redis"
+)
+
+// stackFunctions are the project functions the bench runs, each with its
+// sidecar: the create-task → fire-reminder → send-notification path.
+var stackFunctions = []string{"create-task", "fire-reminder", "send-notification"}
+
+type stack struct {
+	*devstack.Stack
+	root, dir, bin, res string
+	env                 []string // what every process of the stack gets
+	caller, sub         devstack.Function
+	callerDapr          dapr.Client // bench-caller's sidecar, gRPC
+	subDapr             dapr.Client // bench-sub's sidecar, gRPC
+	admin               *kgo.Client // offset queries to the broker
+	hook                *webhook
+	subApp              *subscriber
+	pg, redis           bool
+	stores              devstack.Stores // behind the tasks and dedupe components
+	prefix              string          // of every table and key the bench creates
+	servers             []*http.Server
+	stopSub             context.CancelFunc
+	subDone             chan struct{}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func reachable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
+}
+
+// ports hands out free loopback ports: a block of six for the scheduler
+// (and its four auxiliary ports) and the broker, then single ports whose
+// +1000 neighbour (daprd's internal gRPC port) is free too.
+type ports struct{ used map[int]bool }
+
+func isFree(p int) bool {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func (ps *ports) one(withInternal bool) (int, error) {
+	for try := 0; try < 200; try++ {
+		got, err := devstack.FreePorts(1)
+		if err != nil {
+			return 0, err
+		}
+		p := got[0]
+		if ps.used[p] || (withInternal && (p+1000 > 65535 || ps.used[p+1000] || !isFree(p+1000))) {
+			continue
+		}
+		ps.used[p] = true
+		if withInternal {
+			ps.used[p+1000] = true
+		}
+		return p, nil
+	}
+	return 0, fmt.Errorf("no free port")
+}
+
+func (ps *ports) block(n int) (int, error) {
+	for try := 0; try < 200; try++ {
+		got, err := devstack.FreePorts(1)
+		if err != nil {
+			return 0, err
+		}
+		base, ok := got[0], got[0]+n < 65535
+		for i := 0; i < n && ok; i++ {
+			ok = !ps.used[base+i] && isFree(base+i)
+		}
+		if ok {
+			for i := 0; i < n; i++ {
+				ps.used[base+i] = true
+			}
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no block of %d free ports", n)
+}
+
+func (ps *ports) function(name, binary string) (devstack.Function, error) {
+	f := devstack.Function{Name: name, Binary: binary}
+	var err error
+	if f.AppPort, err = ps.one(false); err != nil {
+		return f, err
+	}
+	if f.HTTPPort, err = ps.one(false); err != nil {
+		return f, err
+	}
+	f.GRPCPort, err = ps.one(true)
+	return f, err
+}
+
+// startStack starts the broker, the scheduler, the project functions of
+// the reminder path and the bench's own apps, each with its sidecar, on
+// bindings/local (SQLite) plus the bench's components.
+func startStack(ctx context.Context, root, bin string, stores devstack.Stores, keep bool) (*stack, error) {
+	dir, err := os.MkdirTemp("", "todo-bench-")
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{root: root, dir: dir, bin: bin, res: filepath.Join(dir, "resources"), prefix: "bench_" + randomHex(4) + "_", stores: stores}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close(keep)
+		}
+	}()
+	s.pg, s.redis = reachable(devstack.PostgresAddr), reachable(devstack.RedisAddr)
+	if stores == devstack.PostgresRedis && !(s.pg && s.redis) {
+		return nil, fmt.Errorf("stores %s: PostgreSQL (%s) and Redis (%s) must both run", stores, devstack.PostgresAddr, devstack.RedisAddr)
+	}
+	if err := s.writeResources(); err != nil {
+		return nil, err
+	}
+	ps := &ports{used: map[int]bool{}}
+	sched, err := ps.block(6)
+	if err != nil {
+		return nil, err
+	}
+	var fns []devstack.Function
+	for _, name := range stackFunctions {
+		f, err := ps.function(name, filepath.Join(bin, name))
+		if err != nil {
+			return nil, err
+		}
+		f.Env = []string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms"}
+		fns = append(fns, f)
+	}
+	if s.caller, err = ps.function(callerID, ""); err != nil {
+		return nil, err
+	}
+	if s.sub, err = ps.function(subID, ""); err != nil {
+		return nil, err
+	}
+	fns = append(fns, s.caller, s.sub)
+
+	token := "bench-" + randomHex(12)
+	b, _ := json.Marshal(map[string]map[string]string{"notify-webhook": {"token": token}})
+	if err := os.WriteFile(filepath.Join(dir, "secrets.json"), b, 0o600); err != nil {
+		return nil, err
+	}
+	hookPort, err := ps.one(false)
+	if err != nil {
+		return nil, err
+	}
+	s.hook = newWebhook(token)
+	if err := s.serve(hookPort, s.hook); err != nil {
+		return nil, err
+	}
+	// bench-caller's app only answers daprd: no subscriptions, no config.
+	if err := s.serve(s.caller.AppPort, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/dapr/subscribe" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, "[]")
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	})); err != nil {
+		return nil, err
+	}
+	if err := s.startSubscriber(); err != nil {
+		return nil, err
+	}
+
+	broker := "127.0.0.1:" + strconv.Itoa(sched+5)
+	s.env = devstack.LocalEnv(dir, broker, fmt.Sprintf("http://127.0.0.1:%d/notify", hookPort), "@every 1h")
+	if stores == devstack.PostgresRedis {
+		// As devstack.StartProject's variant: tables of the run's own.
+		s.env = append(s.env,
+			"LOCAL_PG_CONNECTION="+pgConn,
+			"LOCAL_PG_TABLE_PREFIX="+s.prefix+"t_",
+			"LOCAL_PG_METADATA_TABLE="+s.prefix+"t_metadata",
+			"LOCAL_REDIS_HOST="+devstack.RedisAddr,
+		)
+	}
+	st, err := devstack.Start(ctx, devstack.Options{
+		Dir:          dir,
+		BinDir:       bin,
+		ResourcesDir: s.res,
+		BrokerPort:   sched + 5,
+		SchedPort:    sched,
+		Functions:    fns,
+		Env:          s.env,
+		ReadyTimeout: 3 * time.Minute,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Stack = st
+	if s.callerDapr, err = sidecar.Dial(sidecar.Config{Host: "127.0.0.1", HTTPPort: s.caller.HTTPPort, GRPCPort: s.caller.GRPCPort}); err != nil {
+		return nil, err
+	}
+	if s.subDapr, err = sidecar.Dial(sidecar.Config{Host: "127.0.0.1", HTTPPort: s.sub.HTTPPort, GRPCPort: s.sub.GRPCPort}); err != nil {
+		return nil, err
+	}
+	if s.admin, err = newAdmin(broker); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// serve runs h on 127.0.0.1:port until the stack closes.
+func (s *stack) serve(port int, h http.Handler) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(ln) }()
+	return nil
+}
+
+func (s *stack) close(keep bool) {
+	if s.callerDapr != nil {
+		s.callerDapr.Close()
+	}
+	if s.subDapr != nil {
+		s.subDapr.Close()
+	}
+	if s.admin != nil {
+		s.admin.Close()
+	}
+	if s.Stack != nil {
+		s.Stop()
+	}
+	s.cleanupStores()
+	if s.stopSub != nil {
+		s.stopSub()
+		select {
+		case <-s.subDone:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	for _, srv := range s.servers {
+		_ = srv.Close()
+	}
+	if keep {
+		fmt.Fprintln(os.Stderr, "bench: run folder kept:", s.dir)
+		return
+	}
+	_ = os.RemoveAll(s.dir)
+}
+
+// writeResources copies bindings/local and adds the bench's components:
+// a Kafka pub/sub for its two apps, and PostgreSQL and Redis state stores
+// on bench-caller's sidecar when those servers run.
+func (s *stack) writeResources() error {
+	if err := os.MkdirAll(s.res, 0o755); err != nil {
+		return err
+	}
+	src := filepath.Join(s.root, "bindings", "local")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	variant := map[string]string{}
+	if s.stores == devstack.PostgresRedis {
+		variant["tasks.yaml"] = filepath.Join(s.root, "bindings", "test", "tasks-postgresql.yaml")
+		variant["dedupe.yaml"] = filepath.Join(s.root, "bindings", "test", "dedupe-redis.yaml")
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		from := filepath.Join(src, e.Name())
+		if v, ok := variant[e.Name()]; ok {
+			from = v
+		}
+		b, err := os.ReadFile(from)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(s.res, e.Name()), b, 0o644); err != nil {
+			return err
+		}
+	}
+	files := map[string]string{"bench-pubsub.yaml": `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: ` + benchPS + `
+spec:
+  type: pubsub.kafka
+  version: v1
+  metadata:
+    - name: brokers
+      envRef: LOCAL_KAFKA_BROKERS
+    - name: authType
+      value: "none"
+    - name: disableTls
+      value: "true"
+    - name: initialOffset
+      value: "oldest"
+    - name: consumeRetryInterval
+      value: "200ms"
+scopes:
+  - ` + callerID + `
+  - ` + subID + `
+`}
+	if s.pg {
+		// As bindings/test/tasks-postgresql.yaml, on tables of its own.
+		files["bench-pg.yaml"] = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: ` + storePG + `
+spec:
+  type: state.postgresql
+  version: v2
+  metadata:
+    - name: connectionString
+      value: "` + pgConn + `"
+    - name: tablePrefix
+      value: "` + s.prefix + `"
+    - name: metadataTableName
+      value: "` + s.prefix + `metadata"
+    - name: keyPrefix
+      value: none
+scopes:
+  - ` + callerID + `
+`
+	}
+	if s.redis {
+		// As bindings/test/dedupe-redis.yaml.
+		files["bench-redis.yaml"] = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: ` + storeRedis + `
+spec:
+  type: state.redis
+  version: v1
+  metadata:
+    - name: redisHost
+      value: "` + devstack.RedisAddr + `"
+    - name: keyPrefix
+      value: none
+scopes:
+  - ` + callerID + `
+`
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(s.res, name), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const pgConn = "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable"
+
+// procNames lists the stack's processes and the bench process itself.
+func (s *stack) procNames() []string { return append(s.Names(), "bench") }
+
+// pid of a stack process, or of the bench process itself ("bench").
+func (s *stack) pid(name string) int {
+	if name == "bench" {
+		return os.Getpid()
+	}
+	return s.PID(name)
+}
+
+// webhook stands in for the chat webhook: it checks the bearer token
+// send-notification read from the secret store and records when each
+// reminder notification arrived.
+type webhook struct {
+	token string
+	mu    sync.Mutex
+	got   map[string][]delivery // by task id
+	bad   int
+}
+
+type delivery struct {
+	RemindAt time.Time
+	At       time.Time
+}
+
+func newWebhook(token string) *webhook { return &webhook{token: token, got: map[string][]delivery{}} }
+
+func (w *webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	at := time.Now()
+	if r.Header.Get("Authorization") != "Bearer "+w.token {
+		w.mu.Lock()
+		w.bad++
+		w.mu.Unlock()
+		http.Error(rw, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	var n struct {
+		TaskID   string     `json:"task_id"`
+		RemindAt *time.Time `json:"remind_at"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if json.Unmarshal(body, &n) == nil && n.TaskID != "" && n.RemindAt != nil {
+		w.mu.Lock()
+		w.got[n.TaskID] = append(w.got[n.TaskID], delivery{RemindAt: *n.RemindAt, At: at})
+		w.mu.Unlock()
+	}
+	rw.WriteHeader(http.StatusNoContent)
+}
+
+// deliveries returns what arrived for the given tasks.
+func (w *webhook) deliveries(ids map[string]bool) map[string][]delivery {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string][]delivery{}
+	for id, d := range w.got {
+		if ids[id] {
+			out[id] = append([]delivery(nil), d...)
+		}
+	}
+	return out
+}
+
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
