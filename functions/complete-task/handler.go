@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -45,8 +46,11 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if cur.Completed {
-			// Completing twice is not an error, and changes nothing.
-			taskapi.WriteJSON(w, http.StatusOK, cur)
+			// Completing twice is not an error and changes nothing, but it
+			// announces the completion again: the first request may have
+			// stored it and failed to publish. The events are the same ones
+			// (same ids), so consumers act on them once.
+			h.announce(ctx, w, cur, h.storedNext(ctx, cur))
 			return
 		}
 		done, next := cur.Complete(h.Now())
@@ -58,18 +62,44 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request) {
 			taskapi.WriteError(ctx, h.Log, w, err)
 			return
 		}
-		if err := taskapi.Publish(ctx, h.Events, source, task.EventCompleted, done); err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
-		}
 		if next != nil {
-			if err := taskapi.Publish(ctx, h.Events, source, task.EventCreated, *next); err != nil {
-				taskapi.WriteError(ctx, h.Log, w, err)
-				return
-			}
 			h.Log.InfoContext(ctx, "next occurrence created", "task_id", done.ID, "next_id", next.ID)
 		}
-		taskapi.WriteJSON(w, http.StatusOK, done)
+		h.announce(ctx, w, done, next)
 		return
 	}
+}
+
+// announce publishes the completion of done and the creation of next (if
+// any), then answers with done.
+func (h *Handler) announce(ctx context.Context, w http.ResponseWriter, done task.Task, next *task.Task) {
+	if err := taskapi.Publish(ctx, h.Events, source, task.EventCompleted, done); err != nil {
+		taskapi.WriteNotPublished(ctx, h.Log, w, err)
+		return
+	}
+	if next != nil {
+		if err := taskapi.Publish(ctx, h.Events, source, task.EventCreated, *next); err != nil {
+			taskapi.WriteNotPublished(ctx, h.Log, w, err)
+			return
+		}
+	}
+	taskapi.WriteJSON(w, http.StatusOK, done)
+}
+
+// storedNext is the next occurrence that completing done created, as it
+// was stored then, while it is unchanged since (once changed, its own
+// events have told its story).
+func (h *Handler) storedNext(ctx context.Context, done task.Task) *task.Task {
+	if done.CompletedAt == nil {
+		return nil
+	}
+	n, ok := done.NextOccurrence(*done.CompletedAt)
+	if !ok {
+		return nil
+	}
+	stored, _, err := h.Tasks.Get(ctx, done.UserID, n.ID)
+	if err != nil || !stored.UpdatedAt.Equal(stored.CreatedAt) {
+		return nil
+	}
+	return &stored
 }

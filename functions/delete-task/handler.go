@@ -56,7 +56,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 		// time so its id differs from the last update's.
 		cur.UpdatedAt = h.Now().UTC()
 		if err := taskapi.Publish(ctx, h.Events, source, task.EventDeleted, cur); err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
+			taskapi.WriteNotPublished(ctx, h.Log, w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

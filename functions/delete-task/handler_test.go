@@ -170,7 +170,7 @@ func TestDeletePublishFailure(t *testing.T) {
 	e.seed(t)
 	e.pub.FailNext(nil)
 	r := e.delete(t, "user-1", "task-1")
-	require.Equal(t, http.StatusInternalServerError, r.Status, "%s", r.Body)
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, "stored but not announced: %s", r.Body)
 	r.Problem(t)
 	assert.Empty(t, e.pub.Events())
 }

@@ -66,6 +66,13 @@ func (h *Handler) OnTaskEvent(ctx context.Context, e cloudevents.Event) error {
 	if request.ValidID(t.ID) != nil || request.ValidID(t.UserID) != nil {
 		return fn.Permanent(fmt.Errorf("event %s names an invalid task or user id", e.ID()))
 	}
+	if e.Type() == task.EventCreated && t.RemindAt == nil {
+		// A new task without a reminder has no job to move or cancel: most
+		// tasks are like that, and each would otherwise cost a read of the
+		// store and a call to the scheduler. A reminder added later comes
+		// with its own task.updated.
+		return nil
+	}
 	_, err := h.sync(ctx, t.UserID, t.ID)
 	return err
 }

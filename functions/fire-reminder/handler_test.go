@@ -293,6 +293,17 @@ func TestTaskEventCancels(t *testing.T) {
 	}
 }
 
+func TestCreatedWithoutReminderTouchesNoJob(t *testing.T) {
+	e := newEnv(t)
+	tk := e.seed(t, "task-1", time.Time{})
+	require.NoError(t, e.h.OnTaskEvent(context.Background(), taskEvent(t, task.EventCreated, tk)))
+	assert.Zero(t, e.jobs.schedules+e.jobs.cancels, "no call to the scheduler")
+
+	// Its later update still cancels, as the task may have had a reminder.
+	require.NoError(t, e.h.OnTaskEvent(context.Background(), taskEvent(t, task.EventUpdated, tk)))
+	assert.Equal(t, 1, e.jobs.cancels)
+}
+
 func TestTaskEventOfOverdueReminderFiresNow(t *testing.T) {
 	e := newEnv(t)
 	past := now.Add(-time.Minute)

@@ -68,7 +68,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := taskapi.Publish(ctx, h.Events, source, task.EventUpdated, updated); err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
+		taskapi.WriteNotPublished(ctx, h.Log, w, err)
 		return
 	}
 	taskapi.WriteJSON(w, http.StatusOK, updated)

@@ -275,7 +275,7 @@ func TestUpdatePublishFailure(t *testing.T) {
 	e.seed(t)
 	e.pub.FailNext(nil)
 	r := e.patch(t, "user-1", "task-1", `{"priority":"low"}`)
-	require.Equal(t, http.StatusInternalServerError, r.Status, "%s", r.Body)
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, "stored but not announced: %s", r.Body)
 	assert.Empty(t, e.pub.Events())
 
 	// Retrying the patch publishes the update.

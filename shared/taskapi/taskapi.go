@@ -59,6 +59,14 @@ func WriteError(ctx context.Context, log *slog.Logger, w http.ResponseWriter, er
 	problem.Write(w, err)
 }
 
+// WriteNotPublished answers a change that was stored but whose event
+// could not be published: 503, so the caller retries rather than taking it
+// for a bad request or a bug.
+func WriteNotPublished(ctx context.Context, log *slog.Logger, w http.ResponseWriter, err error) {
+	log.ErrorContext(ctx, "change stored but its event was not published", "error", err)
+	problem.Write(w, problem.New(http.StatusServiceUnavailable, "the change was stored but its event could not be published; retry the request"))
+}
+
 // eventNamespace scopes the ids of task events.
 var eventNamespace = uuid.MustParse("1b671a64-40d5-491e-99b0-da01ff1f9341")
 
