@@ -46,18 +46,22 @@ func (h *Handler) OnDue(ctx context.Context, e cloudevents.Event) error {
 	return nil
 }
 
-// deliver sends n unless its record says it was sent. A record left
-// pending by a failed attempt is sent again.
+// deliver sends n unless its record says it was sent. Only the holder of
+// the record's claim sends; a failed attempt gives the claim up, so the
+// retry sends again.
 func (h *Handler) deliver(ctx context.Context, n notify.Notification) (notify.Notification, error) {
 	held, claimed, err := h.Records.Claim(ctx, n)
 	if err != nil {
 		return n, err
 	}
-	if !claimed && held.Status == notify.StatusSent {
+	if !claimed {
 		h.Log.InfoContext(ctx, "duplicate notification skipped", "notification_id", n.ID)
 		return held, nil
 	}
 	if err := h.Channel.Deliver(ctx, n); err != nil {
+		if rerr := h.Records.Release(ctx, n); rerr != nil {
+			h.Log.WarnContext(ctx, "claim kept after a failed delivery: the retry waits for it to lapse", "notification_id", n.ID, "error", rerr)
+		}
 		return n, err
 	}
 	sent := h.Now().UTC()

@@ -27,10 +27,13 @@ var (
 )
 
 // memRecords keeps delivery records in memory with StateRecords'
-// semantics: Claim is first-write, List returns the sent ones newest first.
+// semantics: Claim is first-write with a lease, List returns the sent ones
+// newest first.
 type memRecords struct {
 	mu       sync.Mutex
+	now      func() time.Time
 	recs     map[string]notify.Notification // by user/id
+	leases   map[string]time.Time           // pending records' claims
 	failMark []error
 	fail     error // fails Claim and List
 }
@@ -42,13 +45,30 @@ func (m *memRecords) Claim(_ context.Context, n notify.Notification) (notify.Not
 		return n, false, m.fail
 	}
 	if m.recs == nil {
-		m.recs = map[string]notify.Notification{}
+		m.recs, m.leases = map[string]notify.Notification{}, map[string]time.Time{}
 	}
-	if held, ok := m.recs[n.UserID+"/"+n.ID]; ok {
-		return held, false, nil
+	key := n.UserID + "/" + n.ID
+	if held, ok := m.recs[key]; ok {
+		if held.Status == notify.StatusSent {
+			return held, false, nil
+		}
+		if m.now().Before(m.leases[key]) {
+			return held, false, notify.ErrInProgress
+		}
 	}
-	m.recs[n.UserID+"/"+n.ID] = n
+	m.recs[key], m.leases[key] = n, m.now().Add(notify.Lease)
 	return n, true, nil
+}
+
+func (m *memRecords) Release(_ context.Context, n notify.Notification) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := n.UserID + "/" + n.ID
+	if m.recs[key].Status != notify.StatusSent {
+		delete(m.recs, key)
+		delete(m.leases, key)
+	}
+	return nil
 }
 
 func (m *memRecords) MarkSent(_ context.Context, n notify.Notification) error {
@@ -95,7 +115,8 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{records: &memRecords{}, channel: &fakes.Channel{}, clock: fakes.NewClock(now)}
+	e := &env{channel: &fakes.Channel{}, clock: fakes.NewClock(now)}
+	e.records = &memRecords{now: e.clock.Now}
 	e.h = &Handler{Records: e.records, Channel: e.channel, Log: fakes.Logger(t), Now: e.clock.Now}
 	e.routes = e.h.Routes()
 	return e
@@ -171,14 +192,13 @@ func TestOnDueChannelFailureIsRetried(t *testing.T) {
 	assert.False(t, fn.IsPermanent(err), "asks for redelivery")
 	assert.Empty(t, e.channel.Delivered())
 	id := notify.FromDue(due("task-1"), "fake").ID
-	rec, ok := e.records.get("user-1", id)
-	require.True(t, ok)
-	assert.Equal(t, notify.StatusPending, rec.Status, "a failed delivery stays pending")
+	_, ok := e.records.get("user-1", id)
+	assert.False(t, ok, "a failed delivery gives its claim up")
 
 	e.clock.Advance(5 * time.Second)
 	require.NoError(t, e.h.OnDue(context.Background(), ev), "the redelivery succeeds")
 	assert.Len(t, e.channel.Delivered(), 1)
-	rec, _ = e.records.get("user-1", id)
+	rec, _ := e.records.get("user-1", id)
 	assert.Equal(t, notify.StatusSent, rec.Status)
 	assert.Equal(t, now.Add(5*time.Second), *rec.SentAt)
 
@@ -193,10 +213,35 @@ func TestOnDueRecordFailureIsRetried(t *testing.T) {
 	err := e.h.OnDue(context.Background(), ev)
 	require.Error(t, err)
 	assert.False(t, fn.IsPermanent(err))
-	// At least once: the redelivery sends it again, then records it.
+	// Delivered but not recorded: the claim holds off redeliveries for
+	// its lease, then one sends it again (at least once) and records it.
+	assert.ErrorIs(t, e.h.OnDue(context.Background(), ev), notify.ErrInProgress)
+	e.clock.Advance(notify.Lease)
 	require.NoError(t, e.h.OnDue(context.Background(), ev))
+	assert.Len(t, e.channel.Delivered(), 2)
 	rec, _ := e.records.get("user-1", notify.FromDue(due("task-1"), "fake").ID)
 	assert.Equal(t, notify.StatusSent, rec.Status)
+}
+
+// Two deliveries of one reminder at once (a redelivery while the first
+// is still sending, or the Dapr and the Knative path together) send it once.
+func TestOnDueConcurrentDeliveriesSendOnce(t *testing.T) {
+	e := newEnv(t)
+	ev := dueEvent(t, due("task-1"))
+	release := make(chan struct{})
+	e.channel.Block = release
+	first := make(chan error, 1)
+	go func() { first <- e.h.OnDue(context.Background(), ev) }()
+	require.Eventually(t, func() bool { return e.channel.Attempts() == 1 }, 5*time.Second, time.Millisecond)
+
+	err := e.h.OnDue(context.Background(), ev)
+	assert.ErrorIs(t, err, notify.ErrInProgress, "the second waits for the first")
+	assert.False(t, fn.IsPermanent(err), "and is redelivered later")
+
+	close(release)
+	require.NoError(t, <-first)
+	require.NoError(t, e.h.OnDue(context.Background(), ev), "the redelivery finds it sent")
+	assert.Len(t, e.channel.Delivered(), 1)
 }
 
 func TestOnDueIgnoresOtherTypes(t *testing.T) {

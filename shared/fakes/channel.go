@@ -12,6 +12,9 @@ import (
 type Channel struct {
 	// ChannelName is what Name returns; "fake" when empty.
 	ChannelName string
+	// Block, when set, holds every delivery until it is closed: a slow
+	// channel, for tests of concurrent deliveries.
+	Block chan struct{}
 
 	mu        sync.Mutex
 	delivered []notify.Notification
@@ -30,10 +33,20 @@ func (c *Channel) Name() string {
 }
 
 // Deliver records n, or returns an injected failure.
-func (c *Channel) Deliver(_ context.Context, n notify.Notification) error {
+func (c *Channel) Deliver(ctx context.Context, n notify.Notification) error {
+	c.mu.Lock()
+	c.attempts++
+	block := c.Block
+	c.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.attempts++
 	if len(c.failNext) > 0 {
 		err := c.failNext[0]
 		c.failNext = c.failNext[1:]

@@ -96,11 +96,27 @@ func Message(in MessageInput, channel string) (Notification, error) {
 	}, nil
 }
 
+// Lease is how long a claim on a pending record keeps other deliveries of
+// the same notification away: longer than one delivery takes, and shorter
+// than a redelivered event's retries last, so that a claim left behind by
+// a crash is taken over rather than dead-lettered.
+const Lease = 10 * time.Second
+
+// ErrInProgress means another delivery of the same notification holds its
+// claim: retry later, when it has either sent it or let its claim lapse.
+var ErrInProgress = errors.New("another delivery of this notification is in progress")
+
 // Records keeps delivery records.
 type Records interface {
-	// Claim stores n as pending unless a record with its id exists, and
-	// returns the record held afterwards and whether it is n.
-	Claim(ctx context.Context, n Notification) (Notification, bool, error)
+	// Claim takes the right to deliver n for Lease: it stores n as pending
+	// unless a record with its id exists, or takes over a pending record
+	// whose claim lapsed. claimed is false when the record says n was
+	// sent (held is that record); err is ErrInProgress while another
+	// claim is live.
+	Claim(ctx context.Context, n Notification) (held Notification, claimed bool, err error)
+	// Release gives up a claim after a failed delivery, so that a retry
+	// need not wait for the lease to lapse.
+	Release(ctx context.Context, n Notification) error
 	// MarkSent records n as delivered and lists it for its user.
 	MarkSent(ctx context.Context, n Notification) error
 	// List returns the user's delivered notifications, newest first.
@@ -109,7 +125,10 @@ type Records interface {
 
 // StateRecords keeps records in a Dapr state store: one key per record and
 // one index per user.
-type StateRecords struct{ Store *state.Store }
+type StateRecords struct {
+	Store *state.Store
+	Now   func() time.Time // time.Now when nil
+}
 
 func recordKey(userID, id string) string { return "notification/" + userID + "/" + id }
 func inboxKey(userID string) string      { return "inbox/" + userID }
@@ -118,19 +137,69 @@ type inbox struct {
 	IDs []string `json:"ids"`
 }
 
+// claim is a pending record as stored: the notification and until when
+// its delivery is claimed. A sent record is stored without the lease.
+type claim struct {
+	Notification
+	LeaseUntil *time.Time `json:"lease_until,omitempty"`
+}
+
+func (s StateRecords) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
 func (s StateRecords) Claim(ctx context.Context, n Notification) (Notification, bool, error) {
-	err := s.Store.Apply(ctx, state.Create(recordKey(n.UserID, n.ID), n))
+	key := recordKey(n.UserID, n.ID)
+	now := s.now().UTC()
+	until := now.Add(Lease)
+	mine := claim{Notification: n, LeaseUntil: &until}
+	err := s.Store.Apply(ctx, state.Create(key, mine))
 	if err == nil {
 		return n, true, nil
 	}
 	if !errors.Is(err, state.ErrConflict) {
 		return n, false, err
 	}
-	var held Notification
-	if _, err := s.Store.Get(ctx, recordKey(n.UserID, n.ID), &held); err != nil {
+	var held claim
+	etag, err := s.Store.Get(ctx, key, &held)
+	if err != nil {
 		return n, false, err
 	}
-	return held, false, nil
+	if held.Status == StatusSent {
+		return held.Notification, false, nil
+	}
+	if held.LeaseUntil != nil && now.Before(*held.LeaseUntil) {
+		return held.Notification, false, ErrInProgress
+	}
+	// The claim lapsed (its holder crashed or gave up): take it over,
+	// first-write, so two deliveries cannot both take it.
+	err = s.Store.Apply(ctx, state.Put(key, mine, etag))
+	if errors.Is(err, state.ErrConflict) {
+		return held.Notification, false, ErrInProgress
+	}
+	if err != nil {
+		return n, false, err
+	}
+	return n, true, nil
+}
+
+func (s StateRecords) Release(ctx context.Context, n Notification) error {
+	key := recordKey(n.UserID, n.ID)
+	var held claim
+	etag, err := s.Store.Get(ctx, key, &held)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if held.Status == StatusSent {
+		return nil
+	}
+	return s.Store.Apply(ctx, state.Delete(key, etag))
 }
 
 func (s StateRecords) MarkSent(ctx context.Context, n Notification) error {
