@@ -56,7 +56,7 @@ func TestRunningStack(t *testing.T) {
 		Apps: []devstack.Function{{Name: chatAPI, AppPort: app.Listener.Addr().(*net.TCPAddr).Port}},
 	})
 	topics := []string{task.Topic, reminder.Topic, task.Topic + ".dlq", reminder.Topic + ".dlq"}
-	log := watchTopics(t, p.BrokerAddr(), topics...)
+	log := devstack.WatchTopics(t, p.BrokerAddr(), topics...)
 	c := newCaller(t, doc, p, token)
 
 	user := "contract-" + randomHex(4)
@@ -446,39 +446,6 @@ func webhookCheck(t *testing.T, doc *openapi3.T, p *devstack.Project) {
 	assert.Zero(t, p.Webhook.Fails, "deliveries refused for a bad token")
 }
 
-// topicLog records every record of some topics, straight from the broker.
-type topicLog struct {
-	mu      sync.Mutex
-	records []*kgo.Record
-}
-
-func watchTopics(t *testing.T, broker string, topics ...string) *topicLog {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	l := &topicLog{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-				l.mu.Lock()
-				l.records = append(l.records, r)
-				l.mu.Unlock()
-			})
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done; cl.Close() })
-	return l
-}
-
-func (l *topicLog) all() []*kgo.Record {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]*kgo.Record(nil), l.records...)
-}
-
 // envelope is the part of a record's CloudEvent the checks read.
 type envelope struct {
 	Type         string          `json:"type"`
@@ -493,19 +460,19 @@ type envelope struct {
 // AsyncAPI document, on the document's topic, the whole record matches the
 // message's payload schema and its data the event schema, and it is keyed
 // by its subject. Nothing may be dead-lettered.
-func checkEvents(t *testing.T, log *topicLog, async asyncAPI, payloads map[string]*jsonschema.Schema, user string) {
+func checkEvents(t *testing.T, log *devstack.TopicLog, async asyncAPI, payloads map[string]*jsonschema.Schema, user string) {
 	msgs := async.messages(t)
 	want := eventschema.Types()
 	var got []string
 	ok := assert.Eventually(t, func() bool {
-		got = typesFor(log.all(), user)
+		got = typesFor(log.Records(), user)
 		return len(got) == len(want)
 	}, 60*time.Second, 250*time.Millisecond, "event types emitted for %s", user)
 	if !ok {
 		t.Errorf("want every type of %v, saw %v", want, got)
 	}
 
-	records := log.all()
+	records := log.Records()
 	require.NotEmpty(t, records)
 	for _, r := range records {
 		where := fmt.Sprintf("record %s/%d@%d", r.Topic, r.Partition, r.Offset)

@@ -207,6 +207,12 @@ func (s *Stack) appProc(f Function) *proc {
 }
 
 func (s *Stack) sidecarProc(f Function) *proc {
+	return &proc{name: f.Name + "-dapr", args: s.SidecarArgs(f), env: f.Env, health: f.DaprURL() + "/v1.0/healthz"}
+}
+
+// SidecarArgs is the daprd command line (binary first) of f's sidecar in
+// this stack, for a caller that starts one itself.
+func (s *Stack) SidecarArgs(f Function) []string {
 	args := []string{
 		filepath.Join(s.opts.BinDir, "daprd"),
 		"--app-id", f.Name,
@@ -226,7 +232,7 @@ func (s *Stack) sidecarProc(f Function) *proc {
 	if s.opts.ConfigFile != "" {
 		args = append(args, "--config", s.opts.ConfigFile)
 	}
-	return &proc{name: f.Name + "-dapr", args: args, env: f.Env, health: f.DaprURL() + "/v1.0/healthz"}
+	return args
 }
 
 func (s *Stack) start(name string) error {

@@ -2,19 +2,16 @@ package e2e_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/todo-chatbot/functions/shared/devstack"
 )
@@ -115,58 +112,6 @@ func (a api) publish(topic string, e cloudevents.Event) {
 	require.NoError(a.t, err)
 	resp.Body.Close()
 	require.Equal(a.t, http.StatusNoContent, resp.StatusCode)
-}
-
-// topicLog records every event on the project's topics, read straight
-// from the broker.
-type topicLog struct {
-	mu     sync.Mutex
-	events []cloudevents.Event
-	cancel context.CancelFunc
-}
-
-func watchTopics(t *testing.T, broker string, topics ...string) *topicLog {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AllowAutoTopicCreation())
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	l := &topicLog{cancel: cancel}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			fs := cl.PollFetches(ctx)
-			fs.EachRecord(func(r *kgo.Record) {
-				var e cloudevents.Event
-				if err := json.Unmarshal(r.Value, &e); err == nil {
-					l.mu.Lock()
-					l.events = append(l.events, e)
-					l.mu.Unlock()
-				}
-			})
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done; cl.Close() })
-	return l
-}
-
-// about returns the events with the given subject (task id), by type.
-func (l *topicLog) about(subject string) map[string][]cloudevents.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := map[string][]cloudevents.Event{}
-	for _, e := range l.events {
-		if e.Subject() == subject {
-			out[e.Type()] = append(out[e.Type()], e)
-		}
-	}
-	return out
-}
-
-func (l *topicLog) all() []cloudevents.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]cloudevents.Event(nil), l.events...)
 }
 
 // deliveriesFor returns the webhook deliveries of one task.

@@ -27,7 +27,7 @@ func TestProduct(t *testing.T) {
 		t.Run(string(stores), func(t *testing.T) {
 			p := devstack.StartProject(t, devstack.ProjectOptions{Stores: stores})
 			a := api{t: t, p: p}
-			log := watchTopics(t, p.BrokerAddr(), task.Topic, reminder.Topic)
+			log := devstack.WatchTopics(t, p.BrokerAddr(), task.Topic, reminder.Topic)
 			warmUp(t, a, p)
 			t.Run("reminders", func(t *testing.T) { testReminders(t, api{t: t, p: p}, p, log) })
 			t.Run("recurrence", func(t *testing.T) { testRecurrence(t, api{t: t, p: p}, log) })
@@ -53,7 +53,7 @@ func warmUp(t *testing.T, a api, p *devstack.Project) {
 		60*time.Second, 100*time.Millisecond, "the first reminder never arrived")
 }
 
-func testReminders(t *testing.T, a api, p *devstack.Project, log *topicLog) {
+func testReminders(t *testing.T, a api, p *devstack.Project, log *devstack.TopicLog) {
 	user := uniqueUser("rem")
 	remindAt := time.Now().Add(5 * time.Second).Truncate(time.Millisecond)
 	onTime := a.create(user, map[string]any{"title": "call mom", "remind_at": rfc(remindAt), "due_at": rfc(remindAt.Add(time.Hour))})
@@ -108,14 +108,14 @@ func testReminders(t *testing.T, a api, p *devstack.Project, log *topicLog) {
 	assert.GreaterOrEqual(t, inbox.Items[0]["sent_at"], inbox.Items[2]["sent_at"], "newest first")
 
 	// A redelivered reminder.due delivers nothing twice.
-	due := log.about(onTime["id"].(string))[reminder.EventDue]
+	due := log.About(onTime["id"].(string))[reminder.EventDue]
 	require.NotEmpty(t, due)
 	a.publish(reminder.Topic, due[0])
 	time.Sleep(2 * time.Second)
 	assert.Len(t, deliveriesFor(p, onTime["id"].(string)), 1, "a redelivered reminder is not delivered again")
 }
 
-func testRecurrence(t *testing.T, a api, log *topicLog) {
+func testRecurrence(t *testing.T, a api, log *devstack.TopicLog) {
 	user := uniqueUser("rec")
 	due := time.Date(2031, 3, 10, 9, 0, 0, 0, time.UTC)
 	daily := a.create(user, map[string]any{
@@ -158,17 +158,17 @@ func testRecurrence(t *testing.T, a api, log *topicLog) {
 }
 
 // waitEvents waits for n events of a type about a subject.
-func waitEvents(t *testing.T, log *topicLog, subject, eventType string, n int) []cloudevents.Event {
+func waitEvents(t *testing.T, log *devstack.TopicLog, subject, eventType string, n int) []cloudevents.Event {
 	t.Helper()
 	var got []cloudevents.Event
 	require.Eventually(t, func() bool {
-		got = log.about(subject)[eventType]
+		got = log.About(subject)[eventType]
 		return len(got) >= n
 	}, 20*time.Second, 50*time.Millisecond, "%d %s event(s) for %s", n, eventType, subject)
 	return got
 }
 
-func testEvents(t *testing.T, a api, log *topicLog) {
+func testEvents(t *testing.T, a api, log *devstack.TopicLog) {
 	user := uniqueUser("ev")
 	created := a.create(user, map[string]any{"title": "events", "tags": []string{"a"}})
 	id := created["id"].(string)
@@ -183,7 +183,7 @@ func testEvents(t *testing.T, a api, log *topicLog) {
 	for _, typ := range []string{task.EventCreated, task.EventUpdated, task.EventCompleted, task.EventDeleted} {
 		evs := waitEvents(t, log, id, typ, 1)
 		time.Sleep(200 * time.Millisecond)
-		evs = log.about(id)[typ]
+		evs = log.About(id)[typ]
 		require.Len(t, evs, 1, "exactly one %s", typ)
 		e := evs[0]
 		assert.Equal(t, id, e.Subject())
@@ -197,7 +197,7 @@ func testEvents(t *testing.T, a api, log *topicLog) {
 			assert.Equal(t, id, data["id"])
 		}
 	}
-	for _, e := range log.all() {
+	for _, e := range log.Events() {
 		if e.Type() == reminder.EventDue {
 			assert.NoError(t, eventschema.Validate(e.Type(), e.Data()))
 		}
@@ -228,7 +228,7 @@ func testTenancy(t *testing.T, a api) {
 	assert.Equal(t, mine, r.JSON(t), "alice's task is unchanged")
 }
 
-func testInvalid(t *testing.T, a api, log *topicLog) {
+func testInvalid(t *testing.T, a api, log *devstack.TopicLog) {
 	user := uniqueUser("bad")
 	cases := map[string]struct {
 		body  string
@@ -273,7 +273,7 @@ func testInvalid(t *testing.T, a api, log *topicLog) {
 	time.Sleep(500 * time.Millisecond)
 	assert.Len(t, a.list(user, "status=all"), 1, "nothing invalid was stored")
 	n := 0
-	for _, e := range log.all() {
+	for _, e := range log.Events() {
 		var d map[string]any
 		if json.Unmarshal(e.Data(), &d) == nil && d["user_id"] == user {
 			n++
@@ -305,7 +305,7 @@ func fields(t *testing.T, r reply) []string {
 	return out
 }
 
-func testIdempotentCreate(t *testing.T, a api, log *topicLog) {
+func testIdempotentCreate(t *testing.T, a api, log *devstack.TopicLog) {
 	user := uniqueUser("idem")
 	body := map[string]any{"title": "only once"}
 	first := a.create(user, body, "Idempotency-Key", "abc-123")
@@ -316,7 +316,7 @@ func testIdempotentCreate(t *testing.T, a api, log *topicLog) {
 	assert.Len(t, a.list(user, "status=all"), 1)
 	waitEvents(t, log, first["id"].(string), task.EventCreated, 1)
 	time.Sleep(300 * time.Millisecond)
-	assert.Len(t, log.about(first["id"].(string))[task.EventCreated], 1, "one event for the retried create")
+	assert.Len(t, log.About(first["id"].(string))[task.EventCreated], 1, "one event for the retried create")
 }
 
 func testListing(t *testing.T, a api) {

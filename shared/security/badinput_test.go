@@ -21,7 +21,7 @@ import (
 // 5xx, and nothing is stored or published.
 func TestBadInput(t *testing.T) {
 	p := devstack.StartProject(t, devstack.ProjectOptions{Stores: devstack.SQLite})
-	log := watchTopics(t, p.BrokerAddr(), task.Topic, reminder.Topic)
+	log := devstack.WatchTopics(t, p.BrokerAddr(), task.Topic, reminder.Topic)
 	const user = "bad-input-user"
 	url := func(fn, path string) string { return p.Functions[fn].URL() + path }
 
@@ -30,7 +30,7 @@ func TestBadInput(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	target := r.JSON(t)
 	id := target["id"].(string)
-	require.Eventually(t, func() bool { return len(log.about(id)) == 1 }, 30*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return len(log.About(id)) == 1 }, 30*time.Second, 50*time.Millisecond)
 
 	huge := `{"title":"t","description":"` + strings.Repeat("x", 1<<20) + `"}`
 	deep := strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat(`}`, 40)
@@ -149,12 +149,8 @@ func TestBadInput(t *testing.T) {
 	require.Len(t, items, 1)
 	assert.Equal(t, target, items[0])
 	time.Sleep(500 * time.Millisecond)
-	assert.Len(t, log.about(id), 1, "no event for the refused requests")
-	n := 0
-	for _, evs := range log.all() {
-		n += len(evs)
-	}
-	assert.Equal(t, 1, n, "no event was published at all")
+	assert.Len(t, log.About(id), 1, "no event for the refused requests")
+	assert.Len(t, log.Events(), 1, "no event was published at all")
 }
 
 // rawDo sends body exactly as given (do would encode a non-string value),

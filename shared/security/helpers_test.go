@@ -2,20 +2,16 @@ package security_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // reply is one HTTP answer, read whole.
@@ -76,58 +72,3 @@ func uniqueUser(prefix string) string {
 }
 
 func rfc(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// topicLog records every CloudEvent on some topics, read from the broker.
-type topicLog struct {
-	mu     sync.Mutex
-	events []cloudevents.Event
-}
-
-func watchTopics(t *testing.T, broker string, topics ...string) *topicLog {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AllowAutoTopicCreation())
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	l := &topicLog{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-				var e cloudevents.Event
-				if json.Unmarshal(r.Value, &e) == nil {
-					l.mu.Lock()
-					l.events = append(l.events, e)
-					l.mu.Unlock()
-				}
-			})
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done; cl.Close() })
-	return l
-}
-
-// all returns every event recorded, by subject.
-func (l *topicLog) all() map[string][]cloudevents.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := map[string][]cloudevents.Event{}
-	for _, e := range l.events {
-		out[e.Subject()] = append(out[e.Subject()], e)
-	}
-	return out
-}
-
-// about returns the events whose subject is subject, by type.
-func (l *topicLog) about(subject string) map[string][]cloudevents.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := map[string][]cloudevents.Event{}
-	for _, e := range l.events {
-		if e.Subject() == subject {
-			out[e.Type()] = append(out[e.Type()], e)
-		}
-	}
-	return out
-}

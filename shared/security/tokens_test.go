@@ -30,7 +30,7 @@ func TestTokensTenancyAndLogs(t *testing.T) {
 		Stores: devstack.SQLite,
 		Env:    []string{"APP_API_TOKEN=" + appToken, "DAPR_API_TOKEN=" + daprToken},
 	})
-	log := watchTopics(t, p.BrokerAddr(), task.Topic, reminder.Topic)
+	log := devstack.WatchTopics(t, p.BrokerAddr(), task.Topic, reminder.Topic)
 	// call invokes fn through create-task's sidecar, as the Chat API does.
 	call := func(t *testing.T, fn, method, path string, body any, headers ...string) reply {
 		t.Helper()
@@ -118,7 +118,7 @@ func TestTokensTenancyAndLogs(t *testing.T) {
 		got := call(t, "list-tasks", http.MethodGet, "/users/"+user+"/tasks/"+id, nil)
 		require.Equal(t, http.StatusOK, got.Status)
 		assert.Equal(t, created, got.JSON(t), "stored")
-		require.Eventually(t, func() bool { return len(log.about(id)[task.EventCreated]) == 1 },
+		require.Eventually(t, func() bool { return len(log.About(id)[task.EventCreated]) == 1 },
 			20*time.Second, 50*time.Millisecond, "published")
 	})
 
