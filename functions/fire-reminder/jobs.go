@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/todo-chatbot/functions/shared/reminder"
@@ -29,30 +28,12 @@ type DaprJobs struct {
 var ErrNoJob = errors.New("no such job")
 
 func (d DaprJobs) Schedule(ctx context.Context, name string, j reminder.Job, at time.Time) error {
-	raw, err := json.Marshal(j)
+	job, err := reminder.DaprJob(name, j, at)
 	if err != nil {
 		return err
 	}
-	// A protobuf Value reaches the app as plain JSON.
-	var v structpb.Value
-	if err := protojson.Unmarshal(raw, &v); err != nil {
-		return err
-	}
-	data, err := anypb.New(&v)
-	if err != nil {
-		return err
-	}
-	due := at.UTC().Format(time.RFC3339Nano)
-	job := dapr.NewJob(name,
-		dapr.WithJobDueTime(due),
-		dapr.WithJobData(data),
-		// A failed delivery (state store down, say) is retried for a minute.
-		dapr.WithJobConstantFailurePolicyMaxRetries(60),
-		dapr.WithJobConstantFailurePolicyInterval(time.Second),
-	)
-	job.Overwrite = true
 	if err := d.Client.ScheduleJobAlpha1(ctx, job); err != nil {
-		return fmt.Errorf("schedule job %s at %s: %w", name, due, err)
+		return fmt.Errorf("schedule job %s at %s: %w", name, at.UTC().Format(time.RFC3339Nano), err)
 	}
 	return nil
 }

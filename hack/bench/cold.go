@@ -189,22 +189,7 @@ func (b *bench) coldPair(ctx context.Context, ps *ports, name, binary string, ba
 		}
 		env := append(slices.Clip(base), "PORT="+strconv.Itoa(f.AppPort), "LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=0s",
 			"DAPR_HTTP_PORT="+strconv.Itoa(f.HTTPPort), "DAPR_GRPC_PORT="+strconv.Itoa(f.GRPCPort))
-		args := []string{
-			filepath.Join(b.s.bin, "daprd"),
-			"--app-id", name,
-			"--app-port", strconv.Itoa(f.AppPort),
-			"--app-protocol", "http",
-			"--app-channel-address", "127.0.0.1",
-			"--dapr-listen-addresses", "127.0.0.1",
-			"--dapr-http-port", strconv.Itoa(f.HTTPPort),
-			"--dapr-grpc-port", strconv.Itoa(f.GRPCPort),
-			"--dapr-internal-grpc-port", strconv.Itoa(f.GRPCPort + 1000),
-			"--enable-metrics=false",
-			"--resources-path", b.s.res,
-			"--scheduler-host-address", b.s.SchedulerAddr(),
-			"--placement-host-address", "",
-			"--log-as-json",
-		}
+		args := b.s.SidecarArgs(f)
 		t0 := time.Now()
 		app, err := spawn([]string{binary}, env, filepath.Join(logs, "cold-"+name+".log"))
 		if err != nil {

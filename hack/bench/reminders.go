@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -11,36 +10,18 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	dapr "github.com/dapr/go-sdk/client"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/todo-chatbot/functions/shared/reminder"
 )
 
 const jobPrefix = "bench-reminder-"
 
-// scheduleJob schedules a one-shot job as fire-reminder's DaprJobs does:
-// JSON data as a protobuf Value, due time in RFC 3339 with nanoseconds, a
-// constant failure policy of 60 retries a second apart, overwrite on.
+// scheduleJob schedules a one-shot job as fire-reminder does.
 func scheduleJob(ctx context.Context, c dapr.Client, name string, at time.Time) error {
-	raw, err := json.Marshal(jobData{RemindAt: at})
+	job, err := reminder.DaprJob(name, jobData{RemindAt: at}, at)
 	if err != nil {
 		return err
 	}
-	var v structpb.Value
-	if err := protojson.Unmarshal(raw, &v); err != nil {
-		return err
-	}
-	data, err := anypb.New(&v)
-	if err != nil {
-		return err
-	}
-	job := dapr.NewJob(name,
-		dapr.WithJobDueTime(at.UTC().Format(time.RFC3339Nano)),
-		dapr.WithJobData(data),
-		dapr.WithJobConstantFailurePolicyMaxRetries(60),
-		dapr.WithJobConstantFailurePolicyInterval(time.Second),
-	)
-	job.Overwrite = true
 	return c.ScheduleJobAlpha1(ctx, job)
 }
 
