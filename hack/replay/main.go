@@ -26,9 +26,10 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -41,7 +42,7 @@ type Options struct {
 	DaprURL  string // a sidecar's HTTP API, e.g. http://127.0.0.1:3501
 	PubSub   string
 	Token    string        // DAPR_API_TOKEN, if the sidecar wants one
-	Idle     time.Duration // stop after this long without a new dead letter
+	Idle     time.Duration // give up when the broker sends nothing for this long (30s)
 	DryRun   bool          // list, publish nothing, commit nothing
 	Max      int           // stop after this many (0: all)
 	Out      io.Writer
@@ -63,7 +64,7 @@ func main() {
 	flag.StringVar(&o.Group, "group", "dlq-replay", "consumer group that remembers what was replayed")
 	flag.StringVar(&o.DaprURL, "dapr", "", "HTTP API of a sidecar with the pub/sub component (default: create-task's in .run/stack.json)")
 	flag.StringVar(&o.PubSub, "pubsub", "pubsub", "pub/sub component name")
-	flag.DurationVar(&o.Idle, "idle", 3*time.Second, "stop after this long without a new dead letter")
+	flag.DurationVar(&o.Idle, "idle", 30*time.Second, "give up when the broker sends nothing for this long")
 	flag.BoolVar(&o.DryRun, "dry-run", false, "list the dead letters; publish and commit nothing")
 	flag.IntVar(&o.Max, "max", 0, "replay at most this many (0: all)")
 	manifest := flag.String("manifest", ".run/stack.json", "the running stack's manifest (make run)")
@@ -125,15 +126,16 @@ type envelope struct {
 }
 
 // Replay republishes the dead letters o.Topic held when it started (or
-// the first o.Max of them). One dead-lettered again meanwhile, by a
-// subscriber that still cannot process it, is left for the next run, so a
-// run always ends. A dead letter that is not a JSON CloudEvent cannot be
-// republished as one: it is reported, skipped and committed, so it does
-// not block the rest.
+// the first o.Max of them): it reads each partition up to its end offset
+// of that moment. One dead-lettered again meanwhile, by a subscriber that
+// still cannot process it, is left for the next run, so a run always ends.
+// A dead letter that is not a JSON CloudEvent cannot be republished as
+// one: it is reported, skipped and committed, so it does not block the
+// rest.
 func Replay(ctx context.Context, o Options) (Result, error) {
 	res := Result{ByTopic: map[string]int{}}
 	if o.Idle <= 0 {
-		o.Idle = 3 * time.Second
+		o.Idle = 30 * time.Second
 	}
 	if o.MaxRetry <= 0 {
 		o.MaxRetry = 1
@@ -144,34 +146,22 @@ func Replay(ctx context.Context, o Options) (Result, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	// The idle clock starts once the group gave this client its
-	// partitions: joining can take longer than o.Idle.
-	assigned := make(chan struct{})
-	var once sync.Once
 	cl, err := kgo.NewClient(
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { once.Do(func() { close(assigned) }) }),
 		kgo.SeedBrokers(o.Brokers...),
 		kgo.ConsumerGroup(o.Group),
 		kgo.ConsumeTopics(o.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
-		kgo.AllowAutoTopicCreation(),
 	)
 	if err != nil {
 		return res, err
 	}
 	defer cl.Close()
-	start := time.Now()
-	select {
-	case <-assigned:
-	case <-time.After(30 * time.Second):
-		fmt.Fprintf(o.Out, "no partition of %s assigned in 30s (no such topic?)\n", o.Topic)
-		return res, nil
-	case <-ctx.Done():
-		return res, ctx.Err()
+	todo, err := pending(ctx, kadm.NewClient(cl), o.Group, o.Topic)
+	if err != nil {
+		return res, err
 	}
-	stopped := map[int32]bool{} // partitions that reached what came after start
-	for o.Max == 0 || res.Read < o.Max {
+	for len(todo) > 0 && (o.Max == 0 || res.Read < o.Max) {
 		pctx, cancel := context.WithTimeout(ctx, o.Idle)
 		fs := cl.PollRecords(pctx, 100)
 		cancel()
@@ -189,52 +179,98 @@ func Replay(ctx context.Context, o Options) (Result, error) {
 		}
 		recs := fs.Records()
 		if len(recs) == 0 {
-			return res, nil // caught up
+			return res, fmt.Errorf("%d partition(s) of %s not read to their end in %s", len(todo), o.Topic, o.Idle)
 		}
 		for _, r := range recs {
-			if o.Max > 0 && res.Read >= o.Max {
-				break
-			}
-			if stopped[r.Partition] {
-				continue
-			}
-			if r.Timestamp.After(start) {
-				// Not committed: the next run starts here.
-				stopped[r.Partition] = true
-				cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
-				continue
+			end, due := todo[r.Partition]
+			if !due || r.Offset >= end || (o.Max > 0 && res.Read >= o.Max) {
+				continue // dead-lettered after the start: left for the next run
 			}
 			res.Read++
-			var e envelope
-			if err := json.Unmarshal(r.Value, &e); err != nil || e.ID == "" {
-				res.Skipped++
-				fmt.Fprintf(o.Out, "skip %s[%d]@%d: not a JSON CloudEvent (%d bytes)\n", r.Topic, r.Partition, r.Offset, len(r.Value))
-			} else {
-				if e.Topic == o.Topic {
-					e.Topic = "" // published to the dead-letter topic by hand
-				}
-				to := firstOf(o.To, e.Topic, strings.TrimSuffix(o.Topic, ".dlq"))
-				if to == o.Topic {
-					return res, fmt.Errorf("event %s would be republished to its dead-letter topic %s; give -to", e.ID, to)
-				}
-				key := firstOf(string(r.Key), e.PartitionKey, e.Subject)
-				fmt.Fprintf(o.Out, "%s %s %s (%s) -> %s\n", verb(o.DryRun), e.Type, e.ID, e.Subject, to)
-				if !o.DryRun {
-					if err := publish(ctx, o, to, key, r.Value); err != nil {
-						return res, err // not committed: the next run retries it
-					}
-				}
-				res.Replayed++
-				res.ByTopic[to]++
+			if err := replayOne(ctx, o, r, &res); err != nil {
+				return res, err // not committed: the next run retries it
 			}
 			if !o.DryRun {
 				if err := cl.CommitRecords(ctx, r); err != nil {
 					return res, fmt.Errorf("commit %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
 				}
 			}
+			if r.Offset+1 >= end {
+				delete(todo, r.Partition)
+				cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
+			}
 		}
 	}
 	return res, nil
+}
+
+// pending returns, for each partition of topic that holds dead letters
+// the group has not replayed, its end offset now.
+func pending(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]int64, error) {
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)
+	}
+	committed, err := adm.FetchOffsetsForTopics(ctx, group, topic)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		committed, err = nil, nil // a group's first run: nothing replayed yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("offsets of group %s: %w", group, err)
+	}
+	todo := map[int32]int64{}
+	var lerr error
+	ends.Each(func(end kadm.ListedOffset) {
+		if errors.Is(end.Err, kerr.UnknownTopicOrPartition) {
+			return // nothing was ever dead-lettered there
+		}
+		if end.Err != nil {
+			lerr = fmt.Errorf("end offset of %s[%d]: %w", topic, end.Partition, end.Err)
+			return
+		}
+		from := int64(0)
+		if s, ok := starts.Lookup(topic, end.Partition); ok {
+			from = s.Offset
+		}
+		if c, ok := committed.Lookup(topic, end.Partition); ok && c.At > from {
+			from = c.At
+		}
+		if end.Offset > from {
+			todo[end.Partition] = end.Offset
+		}
+	})
+	return todo, lerr
+}
+
+// replayOne republishes one dead letter (or, in a dry run, says it would).
+func replayOne(ctx context.Context, o Options, r *kgo.Record, res *Result) error {
+	var e envelope
+	if err := json.Unmarshal(r.Value, &e); err != nil || e.ID == "" {
+		res.Skipped++
+		fmt.Fprintf(o.Out, "skip %s[%d]@%d: not a JSON CloudEvent (%d bytes)\n", r.Topic, r.Partition, r.Offset, len(r.Value))
+		return nil
+	}
+	if e.Topic == o.Topic {
+		e.Topic = "" // published to the dead-letter topic by hand
+	}
+	to := firstOf(o.To, e.Topic, strings.TrimSuffix(o.Topic, ".dlq"))
+	if to == o.Topic {
+		return fmt.Errorf("event %s would be republished to its dead-letter topic %s; give -to", e.ID, to)
+	}
+	key := firstOf(string(r.Key), e.PartitionKey, e.Subject)
+	fmt.Fprintf(o.Out, "%s %s %s (%s) -> %s\n", verb(o.DryRun), e.Type, e.ID, e.Subject, to)
+	if !o.DryRun {
+		if err := publish(ctx, o, to, key, r.Value); err != nil {
+			return err
+		}
+	}
+	res.Replayed++
+	res.ByTopic[to]++
+	return nil
 }
 
 func verb(dry bool) string {

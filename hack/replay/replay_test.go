@@ -51,7 +51,7 @@ func TestReplay(t *testing.T) {
 	assert.Empty(t, deliveries(p, "task-replayed"), "nothing delivered before the replay")
 
 	var out bytes.Buffer
-	o := Options{Brokers: []string{p.BrokerAddr()}, Topic: dlq, Group: "replay-test", DaprURL: dapr, PubSub: "pubsub", Idle: 3 * time.Second, Out: &out, MaxRetry: 3}
+	o := Options{Brokers: []string{p.BrokerAddr()}, Topic: dlq, Group: "replay-test", DaprURL: dapr, PubSub: "pubsub", Out: &out, MaxRetry: 3}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
