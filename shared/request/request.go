@@ -200,13 +200,26 @@ func syntaxProblem(err error) error {
 	return problem.New(http.StatusBadRequest, "request body is not valid JSON")
 }
 
+// fieldPath names a field as the API documents it: the JSON path without
+// array indexes, which some Go releases add ("tags.1") and others do not.
+func fieldPath(f string) string {
+	parts := strings.Split(f, ".")
+	kept := parts[:0]
+	for _, p := range parts {
+		if _, err := strconv.Atoi(p); err != nil {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, ".")
+}
+
 func decodeError(err error) error {
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		want := jsonTypeName(te.Type)
 		if te.Field == "" {
 			return problem.New(http.StatusBadRequest, "request body must be "+want)
 		}
-		return problem.Invalid(problem.FieldError{Field: te.Field, Detail: "must be " + want})
+		return problem.Invalid(problem.FieldError{Field: fieldPath(te.Field), Detail: "must be " + want})
 	}
 	if _, ok := errors.AsType[*json.InvalidUnmarshalError](err); ok {
 		return err
