@@ -26,7 +26,7 @@ import (
 
 const (
 	brokerPort    = 9092
-	schedulerPort = 50006 // and 50007-50010 for its health, metrics and etcd
+	schedulerPort = 7006 // and 7007-7010 for its health, metrics and etcd
 	webhookPort   = 8099
 )
 
@@ -67,7 +67,9 @@ func run(dir, bin, resources, sweep string) error {
 	defer hook.Close()
 
 	// Default ports, by the function's place in the list: app 808N, sidecar
-	// HTTP 350N, sidecar gRPC 5010N (and internal gRPC 5110N).
+	// HTTP 350N, sidecar gRPC 360N (and internal gRPC 460N). All lie below
+	// the kernel's ephemeral range, where outgoing connections could take
+	// them while the stack starts.
 	fns := make([]devstack.Function, len(devstack.Functions))
 	for i, name := range devstack.Functions {
 		fns[i] = devstack.Function{
@@ -75,7 +77,7 @@ func run(dir, bin, resources, sweep string) error {
 			Binary:   filepath.Join(bin, name),
 			AppPort:  8081 + i,
 			HTTPPort: 3501 + i,
-			GRPCPort: 50101 + i,
+			GRPCPort: 3601 + i,
 			Env:      []string{"LOG_LEVEL=info"},
 		}
 	}

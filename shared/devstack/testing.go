@@ -3,10 +3,13 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -45,48 +48,71 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// FreePorts returns n ports free on 127.0.0.1 right now.
-func FreePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
+// portRange is where test stacks take their ports: below the kernel's
+// ephemeral range. Outgoing connections (a sidecar dialling the broker)
+// take ports from that range at any moment, so a port found free there
+// could be taken before the process meant for it binds it.
+func portRange() (lo, hi int) {
+	lo, hi = 15000, 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	var eLo, eHi int
+	if _, err := fmt.Sscan(string(b), &eLo, &eHi); err == nil && eLo > lo+5000 {
+		hi = eLo
+	}
+	return lo, hi
+}
+
+// freeAt returns a port p such that p+off is free on 127.0.0.1 for every
+// offset, none of them in reserved.
+func freeAt(reserved map[int]bool, offsets ...int) (int, error) {
+	lo, hi := portRange()
+	span := slices.Max(offsets)
+	for try := 0; try < 200; try++ {
+		p := lo + rand.IntN(hi-lo-span)
+		ok := true
+		for _, off := range offsets {
+			if reserved[p+off] || !isFree(p+off) {
+				ok = false
+				break
+			}
 		}
-	}()
+		if ok {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("no free ports at offsets %v in %d-%d", offsets, lo, hi)
+}
+
+// FreePorts returns n distinct ports free on 127.0.0.1 right now, outside
+// the ephemeral range.
+func FreePorts(n int) ([]int, error) {
+	taken := map[int]bool{}
 	ports := make([]int, n)
 	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		p, err := freeAt(taken, 0)
 		if err != nil {
 			return nil, err
 		}
-		lns = append(lns, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
+		ports[i], taken[p] = p, true
 	}
 	return ports, nil
 }
 
-// freeBlock returns a base port p such that p..p+size-1 are free.
-func freeBlock(size int) (int, error) {
-	for try := 0; try < 50; try++ {
-		ps, err := FreePorts(1)
-		if err != nil {
-			return 0, err
-		}
-		base, ok := ps[0], true
-		for i := 1; i < size && ok; i++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok && base+size < 65535 {
-			return base, nil
-		}
+// FreeBlock returns a base port p such that p..p+size-1 are free.
+func FreeBlock(size int) (int, error) {
+	offsets := make([]int, size)
+	for i := range offsets {
+		offsets[i] = i
 	}
-	return 0, fmt.Errorf("no block of %d free ports", size)
+	return freeAt(nil, offsets...)
 }
+
+// FreeGRPCPort returns a port p free together with p+1000, which a
+// stack's sidecar takes as its internal gRPC port.
+func FreeGRPCPort() (int, error) { return freeAt(nil, 0, 1000) }
 
 // LocalEnv is the environment bindings/local's components read through
 // envRef, for a stack whose data lives under dir.
@@ -129,13 +155,13 @@ func StartT(t TB, ts TestStack) *Stack {
 	if ts.Dir == "" {
 		ts.Dir = runDir(t)
 	}
-	base, err := freeBlock(6)
+	base, err := FreeBlock(6)
 	if err != nil {
 		t.Fatalf("devstack: %v", err)
 	}
 	fns := make([]Function, len(ts.Functions))
 	for i, f := range ts.Functions {
-		p, err := FreePorts(4)
+		p, err := FreePorts(2)
 		if err != nil {
 			t.Fatalf("devstack: %v", err)
 		}
@@ -146,11 +172,8 @@ func StartT(t TB, ts TestStack) *Stack {
 			f.HTTPPort = p[1]
 		}
 		if f.GRPCPort == 0 {
-			// The internal gRPC port is GRPCPort+1000: pick until both are free.
-			f.GRPCPort = p[2]
-			for try := 0; try < 20 && !isFree(f.GRPCPort+1000); try++ {
-				q, _ := FreePorts(1)
-				f.GRPCPort = q[0]
+			if f.GRPCPort, err = FreeGRPCPort(); err != nil {
+				t.Fatalf("devstack: %v", err)
 			}
 		}
 		fns[i] = f
@@ -246,4 +269,18 @@ func RequireTCP(t TB, service, addr string) {
 		t.Fatalf("%s is required at %s (%s=1) but is not reachable: %v", service, addr, RequireServicesEnv, err)
 	}
 	t.Skipf("SKIPPED: %s not reachable at %s (%v). Start it, or set %s=1 to make this a failure.", service, addr, err, RequireServicesEnv)
+}
+
+// StubApp serves 404 to everything until the test ends, and returns its
+// port: the app behind a sidecar-only app-id.
+func StubApp(t TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
 }

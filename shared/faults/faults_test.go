@@ -148,7 +148,7 @@ func TestFaults(t *testing.T) {
 		fns = append(fns, devstack.Function{Name: n, Binary: bins[n], Env: []string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms"}})
 	}
 	// The Chat API's sidecar, which the load goes through and no fault hits.
-	fns = append(fns, devstack.Function{Name: "chat-api", AppPort: stubApp(t)})
+	fns = append(fns, devstack.Function{Name: "chat-api", AppPort: devstack.StubApp(t)})
 	prefix := "f" + strconv.FormatInt(time.Now().UnixNano(), 36) + "_"
 	env := append(devstack.LocalEnv(dir, "", srv.URL+"/notify", "@every 10s"),
 		"LOCAL_PG_CONNECTION=host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable",
@@ -633,15 +633,4 @@ func copyFile(t *testing.T, from, to string) {
 	b, err := os.ReadFile(from)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(to, b, 0o644))
-}
-
-// stubApp serves 404 to everything: the app behind a sidecar-only app-id.
-func stubApp(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
 }

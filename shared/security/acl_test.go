@@ -3,7 +3,6 @@ package security_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -151,17 +150,20 @@ func startACLStack(t *testing.T, root, dir, bin string, env ...string) *devstack
 	bins := devstack.BuildFunctions(t, filepath.Join(dir, "fn"), "create-task")
 	fns := []devstack.Function{{Name: "create-task", Binary: bins["create-task"]}}
 	for _, name := range []string{"chat-api", "intruder"} {
-		fns = append(fns, devstack.Function{Name: name, AppPort: stubApp(t)})
+		fns = append(fns, devstack.Function{Name: name, AppPort: devstack.StubApp(t)})
 	}
 	for i := range fns {
-		p, err := devstack.FreePorts(3)
+		p, err := devstack.FreePorts(2)
 		require.NoError(t, err)
 		if fns[i].AppPort == 0 {
 			fns[i].AppPort = p[0]
 		}
-		fns[i].HTTPPort, fns[i].GRPCPort = p[1], freeWithInternal(t, p[2])
+		fns[i].HTTPPort = p[1]
+		fns[i].GRPCPort, err = devstack.FreeGRPCPort()
+		require.NoError(t, err)
 	}
-	sched := freeBlock5(t)
+	sched, err := devstack.FreeBlock(5)
+	require.NoError(t, err)
 	bp, err := devstack.FreePorts(1)
 	require.NoError(t, err)
 	broker := fmt.Sprintf("127.0.0.1:%d", bp[0])
@@ -240,60 +242,6 @@ func writeWrapper(t *testing.T, path, real string, extra ...string) {
 	}
 	script := fmt.Sprintf("#!/bin/sh\nexec '%s' \"$@\" %s\n", real, strings.Join(q, " "))
 	require.NoError(t, os.WriteFile(path, []byte(script), 0o755))
-}
-
-// stubApp serves 404 to everything: the app behind a sidecar-only app-id.
-func stubApp(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// freeWithInternal returns a gRPC port p whose p+1000 (daprd's internal
-// gRPC port in the stack) is free too.
-func freeWithInternal(t *testing.T, p int) int {
-	t.Helper()
-	for try := 0; try < 20; try++ {
-		if portFree(p + 1000) {
-			return p
-		}
-		ps, err := devstack.FreePorts(1)
-		require.NoError(t, err)
-		p = ps[0]
-	}
-	t.Fatalf("no free gRPC port pair")
-	return 0
-}
-
-// freeBlock5 returns p such that p..p+4 are free (the scheduler's ports).
-func freeBlock5(t *testing.T) int {
-	t.Helper()
-	for try := 0; try < 50; try++ {
-		ps, err := devstack.FreePorts(1)
-		require.NoError(t, err)
-		ok := ps[0]+5 < 65535
-		for i := 1; i < 5 && ok; i++ {
-			ok = portFree(ps[0] + i)
-		}
-		if ok {
-			return ps[0]
-		}
-	}
-	t.Fatalf("no block of 5 free ports")
-	return 0
-}
-
-func portFree(port int) bool {
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
 }
 
 func httpOK(url string) bool {
