@@ -2,7 +2,9 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -10,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -65,40 +69,88 @@ func portRange() (lo, hi int) {
 	return lo, hi
 }
 
-// freeAt returns a port p such that p+off is free on 127.0.0.1 for every
-// offset, none of them in reserved.
-func freeAt(reserved map[int]bool, offsets ...int) (int, error) {
+// Ports handed out stay reserved: for the life of this process in
+// memory, and for portClaimTTL across processes through a file per port,
+// so that two stacks starting at once (in this test binary or in another
+// package's) never get the same port before their processes bind it.
+var (
+	portsMu  sync.Mutex
+	claimed  = map[int]bool{}
+	claimDir = filepath.Join(os.TempDir(), "devstack-ports")
+)
+
+// portClaimTTL bounds how long another process's claim on a port is
+// honoured: by then the process it was meant for has bound it, or never
+// will.
+const portClaimTTL = 5 * time.Minute
+
+// claim reserves port for this process, if it is free and unclaimed.
+func claim(port int) bool {
+	if claimed[port] || !isFree(port) {
+		return false
+	}
+	path := filepath.Join(claimDir, strconv.Itoa(port))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		if st, serr := os.Stat(path); serr != nil || time.Since(st.ModTime()) < portClaimTTL {
+			return false
+		}
+		// A stale claim: take it over.
+		if os.Remove(path) != nil {
+			return false
+		}
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	}
+	if err != nil {
+		return false
+	}
+	f.Close()
+	claimed[port] = true
+	return true
+}
+
+// freeAt reserves and returns a port p such that p+off is free on
+// 127.0.0.1 for every offset.
+func freeAt(offsets ...int) (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	if err := os.MkdirAll(claimDir, 0o755); err != nil {
+		return 0, fmt.Errorf("port claims: %w", err)
+	}
 	lo, hi := portRange()
 	span := slices.Max(offsets)
 	for try := 0; try < 200; try++ {
 		p := lo + rand.IntN(hi-lo-span)
-		ok := true
+		var got []int
 		for _, off := range offsets {
-			if reserved[p+off] || !isFree(p+off) {
-				ok = false
+			if !claim(p + off) {
 				break
 			}
+			got = append(got, p+off)
 		}
-		if ok {
+		if len(got) == len(offsets) {
 			return p, nil
+		}
+		for _, q := range got {
+			delete(claimed, q)
+			os.Remove(filepath.Join(claimDir, strconv.Itoa(q)))
 		}
 	}
 	return 0, fmt.Errorf("no free ports at offsets %v in %d-%d", offsets, lo, hi)
 }
 
 // FreePorts returns n distinct ports free on 127.0.0.1 right now, outside
-// the ephemeral range.
+// the ephemeral range, and reserves them.
 func FreePorts(n int) ([]int, error) {
-	taken := map[int]bool{}
-	ports := make([]int, n)
-	for i := range ports {
-		p, err := freeAt(taken, 0)
+	out := make([]int, n)
+	for i := range out {
+		p, err := freeAt(0)
 		if err != nil {
 			return nil, err
 		}
-		ports[i], taken[p] = p, true
+		out[i] = p
 	}
-	return ports, nil
+	return out, nil
 }
 
 // FreeBlock returns a base port p such that p..p+size-1 are free.
@@ -107,12 +159,12 @@ func FreeBlock(size int) (int, error) {
 	for i := range offsets {
 		offsets[i] = i
 	}
-	return freeAt(nil, offsets...)
+	return freeAt(offsets...)
 }
 
 // FreeGRPCPort returns a port p free together with p+1000, which a
 // stack's sidecar takes as its internal gRPC port.
-func FreeGRPCPort() (int, error) { return freeAt(nil, 0, 1000) }
+func FreeGRPCPort() (int, error) { return freeAt(0, 1000) }
 
 // LocalEnv is the environment bindings/local's components read through
 // envRef, for a stack whose data lives under dir.
