@@ -21,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Function is one function of the stack and its sidecar's ports.
@@ -133,24 +135,42 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 }
 
 // writeIsolatedConfig writes the Dapr Configuration of a stack given none:
-// service invocation resolves app-ids through a SQLite file of the stack's
-// own. Dapr's default resolver (mDNS) answers across the whole machine, so
-// two stacks at once (make run and a test, or two test packages) would
-// share app-ids and serve each other's calls.
+// only its own name resolution (see NameResolution).
 func writeIsolatedConfig(dir string) (string, error) {
 	path := filepath.Join(dir, "dapr-config.yaml")
-	cfg := fmt.Sprintf(`apiVersion: dapr.io/v1alpha1
-kind: Configuration
-metadata:
-  name: devstack
-spec:
-  nameResolution:
-    component: sqlite
-    version: v1
-    configuration:
-      connectionString: %q
-`, filepath.Join(dir, "nameresolution.db"))
-	return path, os.WriteFile(path, []byte(cfg), 0o644)
+	b, err := yaml.Marshal(map[string]any{
+		"apiVersion": "dapr.io/v1alpha1",
+		"kind":       "Configuration",
+		"metadata":   map[string]any{"name": "devstack"},
+		"spec":       map[string]any{"nameResolution": NameResolution(dir)},
+	})
+	if err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, b, 0o644)
+}
+
+// NameResolution is the spec.nameResolution of a Dapr Configuration that
+// resolves app-ids through a SQLite file of the stack's own, under dir.
+// Dapr's default resolver (mDNS) answers across the whole machine, so two
+// stacks at once (make run and a test, or two test packages) would share
+// app-ids and serve each other's calls.
+//
+// A sidecar's entry expires updateInterval after its last renewal, and it
+// renews every updateInterval - timeout - 1s. With the defaults (5s, 1s)
+// a renewal that runs a second late on a busy machine makes the app-id
+// unknown for a moment ("no host found"); these settings leave six.
+func NameResolution(dir string) map[string]any {
+	return map[string]any{
+		"component": "sqlite",
+		"version":   "v1",
+		"configuration": map[string]any{
+			"connectionString": filepath.Join(dir, "nameresolution.db"),
+			"updateInterval":   "10s",
+			"timeout":          "5s",
+			"busyTimeout":      "2s",
+		},
+	}
 }
 
 func (s *Stack) add(p *proc) {

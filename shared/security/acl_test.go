@@ -130,10 +130,7 @@ func startACLStack(t *testing.T, root, dir, bin string, env ...string) *devstack
 	b, err := os.ReadFile(filepath.Join(root, "bindings", "test", "config-acl.yaml"))
 	require.NoError(t, err)
 	require.NoError(t, yaml.Unmarshal(b, &cfg))
-	cfg["spec"].(map[string]any)["nameResolution"] = map[string]any{
-		"component": "sqlite", "version": "v1",
-		"configuration": map[string]any{"connectionString": filepath.Join(dir, "nameresolution.db")},
-	}
+	cfg["spec"].(map[string]any)["nameResolution"] = devstack.NameResolution(dir)
 	b, err = yaml.Marshal(cfg)
 	require.NoError(t, err)
 	cfgFile := filepath.Join(dir, "config-acl.yaml")
