@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/fakes"
 )
 
 // api calls the functions through create-task's sidecar, as the Chat API
@@ -23,57 +22,19 @@ type api struct {
 	p *devstack.Project
 }
 
-type reply struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r reply) JSON(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
-	return m
-}
-
 // call invokes fn's method through Dapr. body may be a string (sent as is)
 // or a value (sent as JSON).
-func (a api) call(fn, method, path string, body any, headers ...string) reply {
+func (a api) call(fn, method, path string, body any, headers ...string) fakes.Response {
 	a.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		require.NoError(a.t, err)
-		rd = bytes.NewReader(j)
-	}
 	url := a.p.Functions["create-task"].DaprURL() + "/v1.0/invoke/" + fn + "/method" + path
-	req, err := http.NewRequest(method, url, rd)
-	require.NoError(a.t, err)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(a.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(a.t, err)
-	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return fakes.Send(a.t, nil, method, url, body, headers...)
 }
 
 func (a api) create(user string, body any, headers ...string) map[string]any {
 	a.t.Helper()
 	r := a.call("create-task", http.MethodPost, "/users/"+user+"/tasks", body, headers...)
 	require.Equal(a.t, http.StatusCreated, r.Status, "create: %s", r.Body)
-	return r.JSON(a.t)
+	return r.Object(a.t)
 }
 
 func (a api) list(user, query string) []map[string]any {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/todo-chatbot/functions/shared/devstack"
 	"github.com/todo-chatbot/functions/shared/eventschema"
+	"github.com/todo-chatbot/functions/shared/fakes"
 	"github.com/todo-chatbot/functions/shared/reminder"
 	"github.com/todo-chatbot/functions/shared/task"
 )
@@ -127,7 +128,7 @@ func testRecurrence(t *testing.T, a api, log *devstack.TopicLog) {
 	for i := 0; i < 2; i++ { // completing twice is not an error
 		r := a.call("complete-task", http.MethodPost, path, nil)
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		assert.Equal(t, true, r.JSON(t)["completed"])
+		assert.Equal(t, true, r.Object(t)["completed"])
 	}
 	pending := a.list(user, "status=pending")
 	require.Len(t, pending, 1, "exactly one next occurrence")
@@ -173,8 +174,8 @@ func testEvents(t *testing.T, a api, log *devstack.TopicLog) {
 	created := a.create(user, map[string]any{"title": "events", "tags": []string{"a"}})
 	id := created["id"].(string)
 	base := "/users/" + user + "/tasks/" + id
-	updated := a.call("update-task", http.MethodPatch, base, map[string]any{"title": "events 2", "tags": nil}).JSON(t)
-	completed := a.call("complete-task", http.MethodPost, base+"/complete", nil).JSON(t)
+	updated := a.call("update-task", http.MethodPatch, base, map[string]any{"title": "events 2", "tags": nil}).Object(t)
+	completed := a.call("complete-task", http.MethodPost, base+"/complete", nil).Object(t)
 	require.Equal(t, http.StatusNoContent, a.call("delete-task", http.MethodDelete, base, nil).Status)
 
 	want := map[string]map[string]any{
@@ -225,7 +226,7 @@ func testTenancy(t *testing.T, a api) {
 	assert.Empty(t, a.list(bob, "status=all"), "bob sees none of alice's tasks")
 	r := a.call("list-tasks", http.MethodGet, "/users/"+alice+"/tasks/"+id, nil)
 	require.Equal(t, http.StatusOK, r.Status)
-	assert.Equal(t, mine, r.JSON(t), "alice's task is unchanged")
+	assert.Equal(t, mine, r.Object(t), "alice's task is unchanged")
 }
 
 func testInvalid(t *testing.T, a api, log *devstack.TopicLog) {
@@ -293,7 +294,7 @@ func names(got []string, field string) bool {
 	return false
 }
 
-func fields(t *testing.T, r reply) []string {
+func fields(t *testing.T, r fakes.Response) []string {
 	var p struct {
 		Errors []struct{ Field string } `json:"errors"`
 	}
@@ -350,7 +351,7 @@ func testListing(t *testing.T, a api) {
 				errs <- fmt.Errorf("create %d: %d %s", i, r.Status, r.Body)
 				return
 			}
-			ids[i] = r.JSON(t)["id"].(string)
+			ids[i] = r.Object(t)["id"].(string)
 			if s.done {
 				if r := a.call("complete-task", http.MethodPost, "/users/"+user+"/tasks/"+ids[i]+"/complete", nil); r.Status != http.StatusOK {
 					errs <- fmt.Errorf("complete %d: %d", i, r.Status)

@@ -28,33 +28,66 @@ type Response struct {
 // unless they set it.
 func Do(t testing.TB, h http.Handler, method, target string, body any, headers ...string) Response {
 	t.Helper()
-	require.Zero(t, len(headers)%2, "headers are name, value pairs")
-	var rd io.Reader
+	req := httptest.NewRequest(method, target, encode(t, body))
+	setHeaders(t, req, body, headers)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return read(t, rec.Result())
+}
+
+// Send makes the same request as Do to a real server at url, with c
+// (http.DefaultClient when nil).
+func Send(t testing.TB, c *http.Client, method, url string, body any, headers ...string) Response {
+	t.Helper()
+	if c == nil {
+		c = http.DefaultClient
+	}
+	req, err := http.NewRequest(method, url, encode(t, body))
+	require.NoError(t, err)
+	setHeaders(t, req, body, headers)
+	res, err := c.Do(req)
+	require.NoError(t, err)
+	return read(t, res)
+}
+
+func encode(t testing.TB, body any) io.Reader {
 	switch b := body.(type) {
 	case nil:
+		return nil
 	case string:
-		rd = strings.NewReader(b)
+		return strings.NewReader(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		return bytes.NewReader(b)
 	default:
 		j, err := json.Marshal(b)
 		require.NoError(t, err)
-		rd = bytes.NewReader(j)
+		return bytes.NewReader(j)
 	}
-	req := httptest.NewRequest(method, target, rd)
+}
+
+func setHeaders(t testing.TB, req *http.Request, body any, headers []string) {
+	require.Zero(t, len(headers)%2, "headers are name, value pairs")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	res := rec.Result()
+}
+
+func read(t testing.TB, res *http.Response) Response {
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// Object decodes a JSON object answer.
+func (r Response) Object(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
+	return m
 }
 
 // JSON decodes a JSON answer into v.

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/fakes"
 )
 
 // TestAccessControl runs create-task's sidecar with bindings/test/
@@ -78,7 +79,7 @@ func TestAccessControl(t *testing.T) {
 
 	s := startACLStack(t, root, filepath.Join(dir, "mtls"), bin, "DAPR_TRUST_ANCHORS="+string(anchors), "NAMESPACE=default")
 
-	invoke := func(t *testing.T, from, path string) reply {
+	invoke := func(t *testing.T, from, path string) fakes.Response {
 		t.Helper()
 		url := s.Functions[from].DaprURL() + "/v1.0/invoke/create-task/method" + path
 		return do(t, http.MethodPost, url, map[string]any{"title": "from " + from})
@@ -93,7 +94,7 @@ func TestAccessControl(t *testing.T) {
 	t.Run("chat-api may invoke create-task", func(t *testing.T) {
 		r := invoke(t, "chat-api", "/users/acl-user/tasks")
 		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-		assert.Equal(t, "from chat-api", r.JSON(t)["title"])
+		assert.Equal(t, "from chat-api", r.Object(t)["title"])
 	})
 	t.Run("intruder gets 403", func(t *testing.T) {
 		for _, path := range []string{"/users/acl-user/tasks", "/users/other/tasks", "/healthz"} {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/fakes"
 	"github.com/todo-chatbot/functions/shared/reminder"
 	"github.com/todo-chatbot/functions/shared/task"
 )
@@ -28,7 +29,7 @@ func TestBadInput(t *testing.T) {
 	// A real task of the user, so that PATCH bodies reach the task rules.
 	r := do(t, http.MethodPost, url("create-task", "/users/"+user+"/tasks"), map[string]any{"title": "target", "due_at": "2031-01-02T10:00:00Z"})
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-	target := r.JSON(t)
+	target := r.Object(t)
 	id := target["id"].(string)
 	require.Eventually(t, func() bool { return len(log.About(id)) == 1 }, 30*time.Second, 50*time.Millisecond)
 
@@ -145,7 +146,7 @@ func TestBadInput(t *testing.T) {
 	// only the target task, unchanged, and it has its one event.
 	r = do(t, http.MethodGet, url("list-tasks", "/users/"+user+"/tasks?status=all"), nil)
 	require.Equal(t, http.StatusOK, r.Status)
-	items := r.JSON(t)["items"].([]any)
+	items := r.Object(t)["items"].([]any)
 	require.Len(t, items, 1)
 	assert.Equal(t, target, items[0])
 	time.Sleep(500 * time.Millisecond)
@@ -155,7 +156,7 @@ func TestBadInput(t *testing.T) {
 
 // rawDo sends body exactly as given (do would encode a non-string value),
 // without following redirects.
-func rawDo(t *testing.T, method, url, body string, headers ...string) reply {
+func rawDo(t *testing.T, method, url, body string, headers ...string) fakes.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	require.NoError(t, err)
@@ -175,5 +176,5 @@ func rawDo(t *testing.T, method, url, body string, headers ...string) reply {
 			break
 		}
 	}
-	return reply{Status: resp.StatusCode, Header: resp.Header, Body: []byte(b.String())}
+	return fakes.Response{Status: resp.StatusCode, Header: resp.Header, Body: []byte(b.String())}
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/fakes"
 	"github.com/todo-chatbot/functions/shared/reminder"
 	"github.com/todo-chatbot/functions/shared/secret"
 	"github.com/todo-chatbot/functions/shared/sidecar"
@@ -32,7 +33,7 @@ func TestTokensTenancyAndLogs(t *testing.T) {
 	})
 	log := devstack.WatchTopics(t, p.BrokerAddr(), task.Topic, reminder.Topic)
 	// call invokes fn through create-task's sidecar, as the Chat API does.
-	call := func(t *testing.T, fn, method, path string, body any, headers ...string) reply {
+	call := func(t *testing.T, fn, method, path string, body any, headers ...string) fakes.Response {
 		t.Helper()
 		url := p.Functions["create-task"].DaprURL() + "/v1.0/invoke/" + fn + "/method" + path
 		return do(t, method, url, body, append([]string{"dapr-api-token", daprToken}, headers...)...)
@@ -113,11 +114,11 @@ func TestTokensTenancyAndLogs(t *testing.T) {
 		// invocation is stored and published.
 		r := call(t, "create-task", http.MethodPost, "/users/"+user+"/tasks", map[string]any{"title": "end to end"})
 		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-		created := r.JSON(t)
+		created := r.Object(t)
 		id := created["id"].(string)
 		got := call(t, "list-tasks", http.MethodGet, "/users/"+user+"/tasks/"+id, nil)
 		require.Equal(t, http.StatusOK, got.Status)
-		assert.Equal(t, created, got.JSON(t), "stored")
+		assert.Equal(t, created, got.Object(t), "stored")
 		require.Eventually(t, func() bool { return len(log.About(id)[task.EventCreated]) == 1 },
 			20*time.Second, 50*time.Millisecond, "published")
 	})
@@ -128,7 +129,7 @@ func TestTokensTenancyAndLogs(t *testing.T) {
 		body := map[string]any{"title": "alice's", "remind_at": rfc(remindAt), "tags": []string{"private"}}
 		r := call(t, "create-task", http.MethodPost, "/users/"+alice+"/tasks", body, "Idempotency-Key", "k-1")
 		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-		mine := r.JSON(t)
+		mine := r.Object(t)
 		id := mine["id"].(string)
 		// Wait until fire-reminder has scheduled alice's job, so bob's
 		// reconcile below meets a job it could cancel.
@@ -162,21 +163,21 @@ func TestTokensTenancyAndLogs(t *testing.T) {
 		// The same idempotency key under bob is bob's own: a new task.
 		r = call(t, "create-task", http.MethodPost, "/users/"+bob+"/tasks", body, "Idempotency-Key", "k-1")
 		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-		bobs := r.JSON(t)
+		bobs := r.Object(t)
 		assert.NotEqual(t, id, bobs["id"], "a key is scoped to its user")
 		assert.Equal(t, bob, bobs["user_id"])
 
 		// Reconciling alice's task as bob finds nothing and cancels nothing.
 		r = call(t, "fire-reminder", http.MethodPost, "/reconcile", map[string]any{"user_id": bob, "task_ids": []string{id}})
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		res := r.JSON(t)
+		res := r.Object(t)
 		assert.EqualValues(t, 0, res["cancelled"], "bob cannot cancel alice's reminder: %s", r.Body)
 		assert.EqualValues(t, 0, res["fired"])
 
 		// Alice's task is unchanged, and her reminder still comes, once.
 		r = call(t, "list-tasks", http.MethodGet, "/users/"+alice+"/tasks/"+id, nil)
 		require.Equal(t, http.StatusOK, r.Status)
-		assert.Equal(t, mine, r.JSON(t), "alice's task is unchanged")
+		assert.Equal(t, mine, r.Object(t), "alice's task is unchanged")
 		require.Eventually(t, func() bool { return len(deliveriesFor(p, id)) >= 1 },
 			60*time.Second, 100*time.Millisecond, "alice's reminder never arrived")
 		time.Sleep(2 * time.Second)
@@ -185,7 +186,7 @@ func TestTokensTenancyAndLogs(t *testing.T) {
 		inbox := func(user string) []any {
 			r := call(t, "send-notification", http.MethodGet, "/users/"+user+"/notifications", nil)
 			require.Equal(t, http.StatusOK, r.Status)
-			return r.JSON(t)["items"].([]any)
+			return r.Object(t)["items"].([]any)
 		}
 		require.Eventually(t, func() bool { return len(inbox(bob)) == 1 }, 20*time.Second, 100*time.Millisecond, "bob's own reminder")
 		for _, n := range inbox(bob) {
