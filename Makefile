@@ -43,7 +43,7 @@ functions: ## build every function into bin/
 run: build ## start the broker, the scheduler and every function with its sidecar
 	$(GO) run ./hack/stack
 
-vet:
+vet: ## go vet and gofmt
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 

@@ -33,12 +33,12 @@ DEPLOY_RENDER = go -C $(DEPLOY_MOD) run ./cmd/render -check \
 $(DEPLOY_KO): $(DEPLOY_TOOLS)/go.mod $(DEPLOY_TOOLS)/go.sum
 	go -C $(DEPLOY_TOOLS) build -o $(DEPLOY_KO) github.com/google/ko
 
-deploy-render:
+deploy-render: ## print what deploy would apply (FUNC=name for one function)
 	@$(DEPLOY_RENDER)
 
 # Temporary files rather than pipes: sh has no pipefail, and a failed
 # render must not reach kubectl.
-deploy: $(if $(filter platform,$(FUNC)),,$(DEPLOY_KO))
+deploy: $(if $(filter platform,$(FUNC)),,$(DEPLOY_KO)) ## build images and apply to the cluster (FUNC=name or FUNC=platform for one part)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(DEPLOY_RENDER) > "$$tmp/rendered.yaml"; \
 	if [ "$(FUNC)" = platform ]; then \
@@ -49,10 +49,10 @@ deploy: $(if $(filter platform,$(FUNC)),,$(DEPLOY_KO))
 	fi; \
 	$(KUBECTL) apply -f "$$tmp/resolved.yaml"
 
-deploy-manifests:
+deploy-manifests: ## regenerate knative/ and bindings/kubernetes/ from the chart
 	go -C $(DEPLOY_MOD) run ./cmd/render -write
 
-test-deploy:
+test-deploy: ## validate the chart and every manifest with Knative's and Dapr's own types
 	@test -z "$$(gofmt -l $(DEPLOY_MOD))" || { gofmt -l $(DEPLOY_MOD); echo "test-deploy: gofmt needed" >&2; exit 1; }
 	go -C $(DEPLOY_MOD) vet ./...
 	go -C $(DEPLOY_MOD) test -count=1 ./...
