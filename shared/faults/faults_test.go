@@ -165,17 +165,16 @@ func TestFaults(t *testing.T) {
 	require.Eventually(t, func() bool { return len(hook.byTask()[warm.id]) == 1 }, 90*time.Second, 100*time.Millisecond, "warm-up reminder")
 
 	// The faults, one at a time, at random moments of the load.
-	faults := []fault{
-		{kind: "function process", target: "create-task"},
-		{kind: "function process", target: "fire-reminder"},
-		{kind: "function process", target: "send-notification"},
-		{kind: "sidecar", target: "fire-reminder-dapr"},
-		{kind: "sidecar", target: "send-notification-dapr"},
+	var faults []fault
+	for _, n := range names { // every function process and every function's sidecar
+		faults = append(faults, fault{kind: "function process", target: n}, fault{kind: "sidecar", target: n + "-dapr"})
+	}
+	faults = append(faults, []fault{
 		{kind: "scheduler", target: "scheduler"},
 		{kind: "broker", target: "broker"},
 		{kind: "postgresql", target: "postgresql"},
 		{kind: "redis", target: "redis"},
-	}
+	}...)
 	rng.Shuffle(len(faults), func(i, j int) { faults[i], faults[j] = faults[j], faults[i] })
 	slot := LoadFor / time.Duration(len(faults))
 	for i := range faults {
