@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/events"
+	"github.com/todo-chatbot/functions/shared/state"
 	"github.com/todo-chatbot/functions/shared/task"
 	"github.com/todo-chatbot/functions/shared/taskapi"
 	"github.com/todo-chatbot/functions/shared/taskstore"
@@ -18,10 +20,21 @@ const maxAttempts = 5
 
 // Handler deletes tasks.
 type Handler struct {
-	Tasks  taskstore.Store
-	Events events.Publisher
-	Log    *slog.Logger
-	Now    func() time.Time
+	Tasks   taskstore.Store
+	Pending Announcements
+	Events  events.Publisher
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// Announcements keeps a deletion's event from before the task is deleted
+// until the event is published: a deleted task can no longer be read, so
+// a retry after a failed publish finds here what to announce.
+type Announcements interface {
+	Hold(ctx context.Context, gone task.Task) error
+	// Held returns the held event's task, ok false when there is none.
+	Held(ctx context.Context, userID, taskID string) (gone task.Task, ok bool, err error)
+	Release(ctx context.Context, userID, taskID string) error
 }
 
 // Routes serves DELETE /users/{user_id}/tasks/{task_id}.
@@ -40,7 +53,19 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	for attempt := 1; ; attempt++ {
 		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
+		if errors.Is(err, taskstore.ErrNotFound) {
+			h.announceHeld(ctx, w, userID, taskID)
+			return
+		}
 		if err != nil {
+			taskapi.WriteError(ctx, h.Log, w, err)
+			return
+		}
+		// The event carries the task as it was, stamped with the deletion
+		// time so its id differs from the last update's.
+		gone := cur
+		gone.UpdatedAt = h.Now().UTC()
+		if err := h.Pending.Hold(ctx, gone); err != nil {
 			taskapi.WriteError(ctx, h.Log, w, err)
 			return
 		}
@@ -52,14 +77,60 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 			taskapi.WriteError(ctx, h.Log, w, err)
 			return
 		}
-		// The event carries the task as it was, stamped with the deletion
-		// time so its id differs from the last update's.
-		cur.UpdatedAt = h.Now().UTC()
-		if err := taskapi.Publish(ctx, h.Events, source, task.EventDeleted, cur); err != nil {
-			taskapi.WriteNotPublished(ctx, h.Log, w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		h.announce(ctx, w, gone)
 		return
 	}
+}
+
+// announceHeld answers a delete of a task that is not there: 204 after
+// publishing the event an earlier attempt held and could not publish,
+// else 404.
+func (h *Handler) announceHeld(ctx context.Context, w http.ResponseWriter, userID, taskID string) {
+	gone, ok, err := h.Pending.Held(ctx, userID, taskID)
+	if err == nil && !ok {
+		err = taskstore.ErrNotFound
+	}
+	if err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
+	}
+	h.announce(ctx, w, gone)
+}
+
+func (h *Handler) announce(ctx context.Context, w http.ResponseWriter, gone task.Task) {
+	if err := taskapi.Publish(ctx, h.Events, source, task.EventDeleted, gone); err != nil {
+		taskapi.WriteNotPublished(ctx, h.Log, w, err)
+		return
+	}
+	if err := h.Pending.Release(ctx, gone.UserID, gone.ID); err != nil {
+		// Harmless: a later delete of it publishes the same event again.
+		h.Log.WarnContext(ctx, "announced deletion still held", "task_id", gone.ID, "error", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// heldFor is how long a deletion's event is held at most: longer than any
+// caller keeps retrying.
+const heldFor = 24 * time.Hour
+
+// StateAnnouncements holds deletion events in a Dapr state store.
+type StateAnnouncements struct{ Store *state.Store }
+
+func heldKey(userID, taskID string) string { return "deleted/" + userID + "/" + taskID }
+
+func (s StateAnnouncements) Hold(ctx context.Context, gone task.Task) error {
+	return s.Store.Apply(ctx, state.Put(heldKey(gone.UserID, gone.ID), gone, "").WithTTL(heldFor))
+}
+
+func (s StateAnnouncements) Held(ctx context.Context, userID, taskID string) (task.Task, bool, error) {
+	var gone task.Task
+	_, err := s.Store.Get(ctx, heldKey(userID, taskID), &gone)
+	if errors.Is(err, state.ErrNotFound) {
+		return gone, false, nil
+	}
+	return gone, err == nil, err
+}
+
+func (s StateAnnouncements) Release(ctx context.Context, userID, taskID string) error {
+	return s.Store.Apply(ctx, state.Delete(heldKey(userID, taskID), ""))
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,16 +23,54 @@ var (
 
 type env struct {
 	store  *fakes.Store
+	held   *memHeld
 	pub    *fakes.Publisher
 	clock  *fakes.Clock
 	routes http.Handler
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{store: fakes.NewStore(nil), pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
-	h := &Handler{Tasks: e.store, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
+	e := &env{store: fakes.NewStore(nil), held: &memHeld{m: map[string]task.Task{}}, pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
+	h := &Handler{Tasks: e.store, Pending: e.held, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
 	e.routes = h.Routes()
 	return e
+}
+
+// memHeld is Announcements in memory.
+type memHeld struct {
+	mu       sync.Mutex
+	m        map[string]task.Task
+	failHold error
+}
+
+func (h *memHeld) Hold(_ context.Context, gone task.Task) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failHold != nil {
+		return h.failHold
+	}
+	h.m[gone.UserID+"/"+gone.ID] = gone
+	return nil
+}
+
+func (h *memHeld) Held(_ context.Context, userID, taskID string) (task.Task, bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	gone, ok := h.m[userID+"/"+taskID]
+	return gone, ok, nil
+}
+
+func (h *memHeld) Release(_ context.Context, userID, taskID string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.m, userID+"/"+taskID)
+	return nil
+}
+
+func (h *memHeld) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.m)
 }
 
 func (e *env) seed(t *testing.T) task.Task {
@@ -165,12 +205,41 @@ func TestDeleteStoreFailure(t *testing.T) {
 	assert.Empty(t, e.pub.Events())
 }
 
+// A deletion stored but not announced answers 503; the caller's retry
+// finds the task gone and announces the deletion held for it, with the
+// event the first attempt meant to publish.
 func TestDeletePublishFailure(t *testing.T) {
 	e := newEnv(t)
-	e.seed(t)
+	orig := e.seed(t)
 	e.pub.FailNext(nil)
 	r := e.delete(t, "user-1", "task-1")
 	require.Equal(t, http.StatusServiceUnavailable, r.Status, "stored but not announced: %s", r.Body)
 	r.Problem(t)
+	assert.Empty(t, e.pub.Events())
+	assert.False(t, e.exists(t, "user-1", "task-1"))
+
+	e.clock.Advance(time.Minute)
+	r = e.delete(t, "user-1", "task-1")
+	require.Equal(t, http.StatusNoContent, r.Status, "the retry announces it: %s", r.Body)
+	pubs := e.pub.Published()
+	require.Len(t, pubs, 1)
+	want := orig
+	want.UpdatedAt = now // the first attempt's deletion time: the same event
+	fakes.CheckTaskEvent(t, pubs[0], "delete-task", task.EventDeleted, want)
+	assert.Zero(t, e.held.len(), "nothing held once announced")
+
+	r = e.delete(t, "user-1", "task-1")
+	require.Equal(t, http.StatusNotFound, r.Status, "then it is gone: %s", r.Body)
+	assert.Len(t, e.pub.Events(), 1)
+}
+
+func TestDeleteHoldFailure(t *testing.T) {
+	e := newEnv(t)
+	e.seed(t)
+	e.held.failHold = errors.New("dedupe store down")
+	r := e.delete(t, "user-1", "task-1")
+	require.Equal(t, http.StatusInternalServerError, r.Status, "%s", r.Body)
+	r.Problem(t)
+	assert.True(t, e.exists(t, "user-1", "task-1"), "nothing deleted that could not be announced")
 	assert.Empty(t, e.pub.Events())
 }

@@ -11,7 +11,13 @@ import (
 
 func main() {
 	fn.Main("delete-task", func(f *fn.Function) error {
-		h := &Handler{Tasks: taskstore.NewDapr(f.State()), Events: f.Publisher(), Log: f.Logger(), Now: time.Now}
+		h := &Handler{
+			Tasks:   taskstore.NewDapr(f.State()),
+			Pending: StateAnnouncements{Store: f.DedupeState()},
+			Events:  f.Publisher(),
+			Log:     f.Logger(),
+			Now:     time.Now,
+		}
 		f.HTTP(h.Routes())
 		return nil
 	})
