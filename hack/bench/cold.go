@@ -128,7 +128,6 @@ func (b *bench) coldStart(ctx context.Context) error {
 	if st, err := os.Stat(filepath.Join(b.s.bin, "daprd")); err == nil {
 		c.DaprdMiB = mib(st.Size())
 	}
-	ps := &ports{used: map[int]bool{}}
 	logs := filepath.Join(b.s.dir, "logs")
 	base := append(os.Environ(), b.s.env...)
 	pairs := map[string]bool{}
@@ -143,7 +142,7 @@ func (b *bench) coldStart(ctx context.Context) error {
 		}
 		var rss []float64
 		for r := 0; r < b.sz.ColdRounds; r++ {
-			port, err := ps.one(false)
+			port, err := freePort()
 			if err != nil {
 				return err
 			}
@@ -168,7 +167,7 @@ func (b *bench) coldStart(ctx context.Context) error {
 		row.Alone, row.RSSMiB = load.Summarize(row.AloneRounds), load.Summarize(rss)
 		b.log("cold start %s alone: %.0f ms (RSS %.1f MiB)", name, row.Alone.Median, row.RSSMiB.Median)
 		if pairs[name] {
-			if err := b.coldPair(ctx, ps, name, binary, base, logs, &row, &c); err != nil {
+			if err := b.coldPair(ctx, name, binary, base, logs, &row, &c); err != nil {
 				return err
 			}
 		}
@@ -180,10 +179,10 @@ func (b *bench) coldStart(ctx context.Context) error {
 
 // coldPair starts the function and a new daprd of its app-id at the same
 // instant, as a Knative pod does, until both are ready.
-func (b *bench) coldPair(ctx context.Context, ps *ports, name, binary string, base []string, logs string, row *ColdRow, c *Cold) error {
+func (b *bench) coldPair(ctx context.Context, name, binary string, base []string, logs string, row *ColdRow, c *Cold) error {
 	var both, sideRSS []float64
 	for r := 0; r < b.sz.ColdRounds; r++ {
-		f, err := ps.function(name, binary)
+		f, err := newFunction(name, binary)
 		if err != nil {
 			return err
 		}

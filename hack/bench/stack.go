@@ -74,69 +74,27 @@ func reachable(addr string) bool {
 	return err == nil
 }
 
-// ports hands out free loopback ports: a block of six for the scheduler
-// (and its four auxiliary ports) and the broker, then single ports whose
-// +1000 neighbour (daprd's internal gRPC port) is free too.
-type ports struct{ used map[int]bool }
-
-func isFree(p int) bool {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+// freePort reserves one free loopback port (devstack never hands a port
+// out twice).
+func freePort() (int, error) {
+	ps, err := devstack.FreePorts(1)
 	if err != nil {
-		return false
+		return 0, err
 	}
-	l.Close()
-	return true
+	return ps[0], nil
 }
 
-func (ps *ports) one(withInternal bool) (int, error) {
-	for try := 0; try < 200; try++ {
-		got, err := devstack.FreePorts(1)
-		if err != nil {
-			return 0, err
-		}
-		p := got[0]
-		if ps.used[p] || (withInternal && (p+1000 > 65535 || ps.used[p+1000] || !isFree(p+1000))) {
-			continue
-		}
-		ps.used[p] = true
-		if withInternal {
-			ps.used[p+1000] = true
-		}
-		return p, nil
-	}
-	return 0, fmt.Errorf("no free port")
-}
-
-func (ps *ports) block(n int) (int, error) {
-	for try := 0; try < 200; try++ {
-		got, err := devstack.FreePorts(1)
-		if err != nil {
-			return 0, err
-		}
-		base, ok := got[0], got[0]+n < 65535
-		for i := 0; i < n && ok; i++ {
-			ok = !ps.used[base+i] && isFree(base+i)
-		}
-		if ok {
-			for i := 0; i < n; i++ {
-				ps.used[base+i] = true
-			}
-			return base, nil
-		}
-	}
-	return 0, fmt.Errorf("no block of %d free ports", n)
-}
-
-func (ps *ports) function(name, binary string) (devstack.Function, error) {
+// newFunction gives name free ports for itself and its sidecar.
+func newFunction(name, binary string) (devstack.Function, error) {
 	f := devstack.Function{Name: name, Binary: binary}
 	var err error
-	if f.AppPort, err = ps.one(false); err != nil {
+	if f.AppPort, err = freePort(); err != nil {
 		return f, err
 	}
-	if f.HTTPPort, err = ps.one(false); err != nil {
+	if f.HTTPPort, err = freePort(); err != nil {
 		return f, err
 	}
-	f.GRPCPort, err = ps.one(true)
+	f.GRPCPort, err = devstack.FreeGRPCPort()
 	return f, err
 }
 
@@ -162,24 +120,23 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, k
 	if err := s.writeResources(); err != nil {
 		return nil, err
 	}
-	ps := &ports{used: map[int]bool{}}
-	sched, err := ps.block(6)
+	sched, err := devstack.FreeBlock(6)
 	if err != nil {
 		return nil, err
 	}
 	var fns []devstack.Function
 	for _, name := range stackFunctions {
-		f, err := ps.function(name, filepath.Join(bin, name))
+		f, err := newFunction(name, filepath.Join(bin, name))
 		if err != nil {
 			return nil, err
 		}
 		f.Env = []string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms"}
 		fns = append(fns, f)
 	}
-	if s.caller, err = ps.function(callerID, ""); err != nil {
+	if s.caller, err = newFunction(callerID, ""); err != nil {
 		return nil, err
 	}
-	if s.sub, err = ps.function(subID, ""); err != nil {
+	if s.sub, err = newFunction(subID, ""); err != nil {
 		return nil, err
 	}
 	fns = append(fns, s.caller, s.sub)
@@ -189,7 +146,7 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, k
 	if err := os.WriteFile(filepath.Join(dir, "secrets.json"), b, 0o600); err != nil {
 		return nil, err
 	}
-	hookPort, err := ps.one(false)
+	hookPort, err := freePort()
 	if err != nil {
 		return nil, err
 	}
