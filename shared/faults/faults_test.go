@@ -111,6 +111,14 @@ func TestFaults(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
 	t.Logf("FAULTS_SEED=%d", seed)
+	// Said again after everything else (cleanups run last-registered
+	// first, so after the stack's log tails), where a CI log's tail shows it.
+	var verdict []string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("TestFaults FAILED (FAULTS_SEED=%d to replay):\n%s", seed, strings.Join(verdict, "\n"))
+		}
+	})
 
 	// The project on PostgreSQL and Redis, as in Kubernetes, with the
 	// broker's log on disk and a sweep every 10 s as the backstop it is.
@@ -220,6 +228,7 @@ func TestFaults(t *testing.T) {
 		f.note, f.err = inject(s, f)
 		if f.err != nil {
 			t.Errorf("fault %s %s: %v", f.kind, f.target, f.err)
+			verdict = append(verdict, fmt.Sprintf("fault %s %s: %v", f.kind, f.target, f.err))
 		}
 		recordFault(f)
 	}
@@ -236,11 +245,18 @@ func TestFaults(t *testing.T) {
 	// and a reminder set now makes the whole trip once.
 	for _, name := range s.Names() {
 		_, err := os.Stat(fmt.Sprintf("/proc/%d", s.PID(name))) // exited processes are reaped
-		assert.NoError(t, err, "%s is running", name)
+		if !assert.NoError(t, err, "%s is running", name) {
+			verdict = append(verdict, name+" is not running after the faults")
+		}
 	}
 	canary := &planned{user: "fault-" + run + "-canary", remindAt: time.Now().Add(3 * time.Second), fate: "remind"}
-	require.NoError(t, create(chat, canary, "canary"))
-	assert.Eventually(t, func() bool { return len(hook.byTask()[canary.id]) == 1 }, 60*time.Second, 100*time.Millisecond, "after the faults, a new reminder is delivered")
+	if err := create(chat, canary, "canary"); err != nil {
+		verdict = append(verdict, "the canary task was not created: "+err.Error())
+		t.Fatalf("after the faults, creating a task: %v", err)
+	}
+	if !assert.Eventually(t, func() bool { return len(hook.byTask()[canary.id]) == 1 }, 60*time.Second, 100*time.Millisecond, "after the faults, a new reminder is delivered") {
+		verdict = append(verdict, "the canary reminder was not delivered once in 60 s")
+	}
 
 	// The figures.
 	got := hook.byTask()
@@ -250,6 +266,7 @@ func TestFaults(t *testing.T) {
 		if p.createErr != nil {
 			createFailed++
 			t.Errorf("task %d: %v", p.i, p.createErr)
+			verdict = append(verdict, fmt.Sprintf("task %d: %v", p.i, p.createErr))
 			continue
 		}
 		ds := got[p.id]
@@ -294,6 +311,10 @@ func TestFaults(t *testing.T) {
 		Recovery: recovery(s),
 	}
 	t.Log("\n" + report.String())
+	verdict = append(verdict, report.String())
+	if lost+duplicated > 0 {
+		verdict = append(verdict, fmt.Sprintf("lost: %v\nduplicated: %v", lostIDs, dupIDs))
+	}
 	if path := os.Getenv("FAULTS_REPORT"); path != "" {
 		require.NoError(t, writeReport(filepath.Join(root, path), report))
 	}
