@@ -23,8 +23,10 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/fakes"
 	"github.com/todo-chatbot/functions/shared/fn"
 	"github.com/todo-chatbot/functions/shared/logging"
+	"github.com/todo-chatbot/functions/shared/notify"
 	"github.com/todo-chatbot/functions/shared/secret"
 	"github.com/todo-chatbot/functions/shared/sidecar"
 	"github.com/todo-chatbot/functions/shared/state"
@@ -456,6 +458,76 @@ func TestTriggersThroughDapr(t *testing.T) {
 			_, err := st.Get(ctx, key+"-ttl", &v)
 			return errors.Is(err, state.ErrNotFound)
 		}, 10*time.Second, 200*time.Millisecond)
+	})
+
+	t.Run("delivery records: claim, lease, release and takeover on a real store", func(t *testing.T) {
+		ctx := context.Background()
+		clock := fakes.NewClock(time.Now())
+		recs := notify.StateRecords{Store: state.New(f.Dapr(), "dedupe"), Now: clock.Now}
+		n, err := notify.Message(notify.MessageInput{UserID: "records-user", Title: "hi"}, "webhook")
+		require.NoError(t, err)
+
+		_, claimed, err := recs.Claim(ctx, n)
+		require.NoError(t, err)
+		require.True(t, claimed, "the first delivery claims the record")
+		_, claimed, err = recs.Claim(ctx, n)
+		assert.ErrorIs(t, err, notify.ErrInProgress, "a second delivery while the lease lives")
+		assert.False(t, claimed)
+
+		require.NoError(t, recs.Release(ctx, n))
+		_, claimed, err = recs.Claim(ctx, n)
+		require.NoError(t, err)
+		assert.True(t, claimed, "a released record is claimed again at once")
+
+		clock.Advance(notify.Lease + time.Second) // its holder crashed
+		_, claimed, err = recs.Claim(ctx, n)
+		require.NoError(t, err)
+		assert.True(t, claimed, "a lapsed lease is taken over")
+		_, _, err = recs.Claim(ctx, n)
+		assert.ErrorIs(t, err, notify.ErrInProgress, "the takeover is a new lease")
+
+		sentAt := clock.Now().UTC()
+		n.Status, n.SentAt = notify.StatusSent, &sentAt
+		require.NoError(t, recs.MarkSent(ctx, n))
+		clock.Advance(notify.Lease + time.Second)
+		held, claimed, err := recs.Claim(ctx, n)
+		require.NoError(t, err)
+		assert.False(t, claimed, "a sent record is never claimed again")
+		assert.Equal(t, notify.StatusSent, held.Status)
+		require.NoError(t, recs.Release(ctx, n), "releasing a sent record keeps it")
+		list, err := recs.List(ctx, n.UserID)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assert.Equal(t, n.ID, list[0].ID)
+	})
+
+	t.Run("two deliveries racing for one record: exactly one claims it", func(t *testing.T) {
+		ctx := context.Background()
+		recs := notify.StateRecords{Store: state.New(f.Dapr(), "dedupe")}
+		n, err := notify.Message(notify.MessageInput{UserID: "records-race", Title: "hi"}, "webhook")
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		results := make(chan bool, 8)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, claimed, err := recs.Claim(ctx, n)
+				if err != nil && !errors.Is(err, notify.ErrInProgress) {
+					t.Errorf("claim: %v", err)
+				}
+				results <- claimed
+			}()
+		}
+		wg.Wait()
+		close(results)
+		wins := 0
+		for c := range results {
+			if c {
+				wins++
+			}
+		}
+		assert.Equal(t, 1, wins)
 	})
 
 	t.Run("a secret never reaches the logs", func(t *testing.T) {
