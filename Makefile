@@ -34,14 +34,21 @@ $(BIN)/scheduler: hack/dapr/go.mod hack/dapr/go.sum
 	@echo "building the Dapr scheduler $(DAPR_VERSION) from source"
 	cd hack/dapr && $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../../$(BIN)/scheduler github.com/dapr/dapr/cmd/scheduler
 
+# The certificate authority, for `make run MTLS=1` and the access-control test.
+$(BIN)/sentry: hack/dapr/go.mod hack/dapr/go.sum
+	cd hack/dapr && $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../../$(BIN)/sentry github.com/dapr/dapr/cmd/sentry
+
 $(BIN)/broker: hack/broker/main.go go.mod go.sum
 	$(GO) build -trimpath -o $@ ./hack/broker
 
 functions: ## build every function into bin/
 	$(GO) build -trimpath -o $(BIN)/ $(addprefix ./functions/,$(FUNCTIONS))
 
-run: build ## start the broker, the scheduler and every function with its sidecar
-	$(GO) run ./hack/stack
+# MTLS=1 adds the Dapr sentry and mTLS between every sidecar, as in a
+# cluster; DAPR_CONFIG=file gives every sidecar a Dapr Configuration (e.g.
+# access control, which needs MTLS=1 to know who calls).
+run: build $(if $(MTLS),$(BIN)/sentry) ## start the broker, the scheduler and every function with its sidecar (MTLS=1, DAPR_CONFIG=file)
+	$(GO) run ./hack/stack $(if $(MTLS),-mtls) $(if $(DAPR_CONFIG),-config $(DAPR_CONFIG))
 
 vet: ## go vet and gofmt
 	$(GO) vet ./...

@@ -25,9 +25,6 @@ FUZZ_TARGETS := \
 
 .PHONY: test-security fuzz vulncheck secrets-scan replay-deadletters test-faults sentry
 
-$(BIN)/sentry: hack/dapr/go.mod hack/dapr/go.sum
-	cd hack/dapr && $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../../$(BIN)/sentry github.com/dapr/dapr/cmd/sentry
-
 sentry: $(BIN)/sentry ## build the Dapr sentry (mTLS certificate authority) from the pinned Dapr
 
 test-security: tools $(BIN)/sentry ## security tests through real sidecars (about 1 min)

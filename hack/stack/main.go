@@ -27,6 +27,7 @@ import (
 const (
 	brokerPort    = 9092
 	schedulerPort = 7006 // and 7007-7010 for its health, metrics and etcd
+	sentryPort    = 7011 // and 7012 for its health (with -mtls)
 	webhookPort   = 8099
 )
 
@@ -35,14 +36,16 @@ func main() {
 	bin := flag.String("bin", "bin", "folder with daprd, scheduler, broker and the function binaries")
 	resources := flag.String("resources", "bindings/local", "Dapr resources folder")
 	sweep := flag.String("sweep", "@every 30s", "schedule of the reminder-sweep cron binding")
+	mtls := flag.Bool("mtls", false, "run the Dapr sentry and mTLS between every sidecar, as in a cluster")
+	config := flag.String("config", "", "Dapr Configuration file for every sidecar (e.g. access control, with -mtls)")
 	flag.Parse()
-	if err := run(*dir, *bin, *resources, *sweep); err != nil {
+	if err := run(*dir, *bin, *resources, *sweep, *config, *mtls); err != nil {
 		fmt.Fprintln(os.Stderr, "stack:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, bin, resources, sweep string) error {
+func run(dir, bin, resources, sweep, config string, mtls bool) error {
 	dir, _ = filepath.Abs(dir)
 	bin, _ = filepath.Abs(bin)
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
@@ -84,16 +87,21 @@ func run(dir, bin, resources, sweep string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	fmt.Println("starting broker, scheduler and", len(fns), "functions with their sidecars (logs in", filepath.Join(dir, "logs")+")")
-	s, err := devstack.Start(ctx, devstack.Options{
+	o := devstack.Options{
 		Dir:          dir,
 		BinDir:       bin,
 		ResourcesDir: resources,
+		ConfigFile:   config,
 		BrokerPort:   brokerPort,
 		SchedPort:    schedulerPort,
 		Functions:    fns,
 		Env:          devstack.LocalEnv(dir, fmt.Sprintf("127.0.0.1:%d", brokerPort), fmt.Sprintf("http://127.0.0.1:%d/notify", webhookPort), sweep),
 		ReadyTimeout: 3 * time.Minute,
-	})
+	}
+	if mtls {
+		o.SentryPort = sentryPort
+	}
+	s, err := devstack.Start(ctx, o)
 	if err != nil {
 		return err
 	}

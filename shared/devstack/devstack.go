@@ -21,8 +21,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Function is one function of the stack and its sidecar's ports.
@@ -46,10 +44,17 @@ type Options struct {
 	Dir          string // run folder: logs/, data, generated files
 	BinDir       string // daprd, scheduler, broker
 	ResourcesDir string // Dapr components, subscriptions, resiliency
-	ConfigFile   string // optional Dapr Configuration for every sidecar
-	BrokerPort   int
-	SchedPort    int
-	Functions    []Function
+	// ConfigFile is an optional Dapr Configuration for every sidecar; the
+	// stack's own name resolution is added to it unless it sets one.
+	ConfigFile string
+	BrokerPort int
+	SchedPort  int
+	// SentryPort, when set, runs the Dapr sentry from BinDir on it (and
+	// its health endpoint on the next port) and turns mTLS on for the
+	// scheduler and every sidecar, as in a cluster: sidecars then know
+	// their callers' app-ids, which access-control policies need.
+	SentryPort int
+	Functions  []Function
 	// Env is added to every process: LOCAL_* values the components read
 	// through envRef, tokens, and so on.
 	Env []string
@@ -89,7 +94,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			return nil, err
 		}
 	}
-	for _, b := range []string{"daprd", "scheduler", "broker"} {
+	need := []string{"daprd", "scheduler", "broker"}
+	if o.SentryPort != 0 {
+		need = append(need, "sentry")
+	}
+	for _, b := range need {
 		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
 			return nil, fmt.Errorf("%s not built in %s (run `make tools`): %w", b, o.BinDir, err)
 		}
@@ -97,31 +106,40 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := checkPorts(o); err != nil {
 		return nil, err
 	}
-	if o.ConfigFile == "" {
-		var err error
-		if o.ConfigFile, err = writeIsolatedConfig(o.Dir); err != nil {
-			return nil, err
-		}
+	var err error
+	if o.ConfigFile, err = withNameResolution(o.Dir, o.ConfigFile); err != nil {
+		return nil, err
 	}
 	s := &Stack{opts: o, procs: map[string]*proc{}, Functions: map[string]Function{}}
+	var sidecarEnv []string
+	if o.SentryPort != 0 {
+		s.add(s.sentryProc())
+		anchors, err := s.bootstrapCA(ctx)
+		if err != nil {
+			return nil, err
+		}
+		sidecarEnv = mtlsEnv(anchors)
+	}
 	s.add(s.brokerProc())
 	s.add(s.schedulerProc())
+	infra := len(s.order) // what every sidecar needs at its start
 	for _, f := range o.Functions {
 		s.Functions[f.Name] = f
 		if f.Binary != "" {
 			s.add(s.appProc(f))
 		}
-		s.add(s.sidecarProc(f))
+		s.add(s.sidecarProc(f, sidecarEnv))
 	}
-	// The broker and the scheduler first: sidecars load pub/sub components
-	// and connect to the scheduler at start.
+	// Sentry, the broker and the scheduler first: sidecars fetch their
+	// identity, load pub/sub components and connect to the scheduler at
+	// start.
 	for i, name := range s.order {
 		if err := s.start(name); err != nil {
 			s.Stop()
 			return nil, err
 		}
-		if i == 1 {
-			if err := s.waitHealthy(ctx, s.order[:2]); err != nil {
+		if i == infra-1 {
+			if err := s.waitHealthy(ctx, s.order[:infra]); err != nil {
 				s.Stop()
 				return nil, err
 			}
@@ -132,22 +150,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// writeIsolatedConfig writes the Dapr Configuration of a stack given none:
-// only its own name resolution (see NameResolution).
-func writeIsolatedConfig(dir string) (string, error) {
-	path := filepath.Join(dir, "dapr-config.yaml")
-	b, err := yaml.Marshal(map[string]any{
-		"apiVersion": "dapr.io/v1alpha1",
-		"kind":       "Configuration",
-		"metadata":   map[string]any{"name": "devstack"},
-		"spec":       map[string]any{"nameResolution": NameResolution(dir)},
-	})
-	if err != nil {
-		return "", err
-	}
-	return path, os.WriteFile(path, b, 0o644)
 }
 
 // NameResolution is the spec.nameResolution of a Dapr Configuration that
@@ -199,7 +201,7 @@ func (s *Stack) schedulerProc() *proc {
 	// (make run and a test) never collide on the defaults 8080/9090/2379/2380.
 	return &proc{
 		name: "scheduler",
-		args: []string{
+		args: append([]string{
 			filepath.Join(s.opts.BinDir, "scheduler"),
 			"--port", strconv.Itoa(p),
 			"--listen-address", "127.0.0.1",
@@ -212,8 +214,19 @@ func (s *Stack) schedulerProc() *proc {
 			"--etcd-initial-cluster", "dapr-scheduler-server-0=http://127.0.0.1:" + strconv.Itoa(p+4),
 			"--etcd-data-dir", filepath.Join(s.opts.Dir, "scheduler"),
 			"--log-as-json",
-		},
+		}, s.schedulerMTLSArgs()...),
 		health: "http://127.0.0.1:" + strconv.Itoa(p+1) + "/healthz",
+	}
+}
+
+func (s *Stack) schedulerMTLSArgs() []string {
+	if s.opts.SentryPort == 0 {
+		return nil
+	}
+	return []string{
+		"--tls-enabled", "--sentry-address", s.SentryAddr(),
+		"--trust-anchors-file", filepath.Join(s.sentryDir(), "credentials", "ca.crt"),
+		"--identity-directory-write", filepath.Join(s.sentryDir(), "scheduler-identity"),
 	}
 }
 
@@ -226,8 +239,8 @@ func (s *Stack) appProc(f Function) *proc {
 	return &proc{name: f.Name, args: []string{f.Binary}, env: env, health: f.URL() + "/healthz"}
 }
 
-func (s *Stack) sidecarProc(f Function) *proc {
-	return &proc{name: f.Name + "-dapr", args: s.SidecarArgs(f), env: f.Env, health: f.DaprURL() + "/v1.0/healthz"}
+func (s *Stack) sidecarProc(f Function, env []string) *proc {
+	return &proc{name: f.Name + "-dapr", args: s.SidecarArgs(f), env: append(append([]string(nil), env...), f.Env...), health: f.DaprURL() + "/v1.0/healthz"}
 }
 
 // SidecarArgs is the daprd command line (binary first) of f's sidecar in
@@ -251,6 +264,9 @@ func (s *Stack) SidecarArgs(f Function) []string {
 	}
 	if s.opts.ConfigFile != "" {
 		args = append(args, "--config", s.opts.ConfigFile)
+	}
+	if s.opts.SentryPort != 0 {
+		args = append(args, "--enable-mtls", "--sentry-address", s.SentryAddr())
 	}
 	return args
 }
@@ -392,6 +408,7 @@ func (s *Stack) Names() []string { return append([]string(nil), s.order...) }
 type Manifest struct {
 	Broker    string                      `json:"broker"`
 	Scheduler string                      `json:"scheduler"`
+	Sentry    string                      `json:"sentry,omitempty"` // set when mTLS is on
 	Functions map[string]ManifestFunction `json:"functions"`
 }
 
@@ -405,7 +422,7 @@ type ManifestFunction struct {
 
 // Manifest describes the running stack.
 func (s *Stack) Manifest() Manifest {
-	m := Manifest{Broker: s.BrokerAddr(), Scheduler: s.SchedulerAddr(), Functions: map[string]ManifestFunction{}}
+	m := Manifest{Broker: s.BrokerAddr(), Scheduler: s.SchedulerAddr(), Sentry: s.SentryAddr(), Functions: map[string]ManifestFunction{}}
 	for name, f := range s.Functions {
 		m.Functions[name] = ManifestFunction{
 			URL:      f.URL(),
@@ -440,12 +457,18 @@ func (s *Stack) Table() string {
 		fmt.Fprintf(&b, "%-18s %-24s %-24s 127.0.0.1:%d\n", n, f.URL(), f.DaprURL(), f.GRPCPort)
 	}
 	fmt.Fprintf(&b, "%-18s %s\n%-18s %s\n", "broker (Kafka)", s.BrokerAddr(), "scheduler", s.SchedulerAddr())
+	if s.opts.SentryPort != 0 {
+		fmt.Fprintf(&b, "%-18s %s (mTLS on)\n", "sentry", s.SentryAddr())
+	}
 	return b.String()
 }
 
 // ports lists every port a stack listens on, with its owner.
 func ports(o Options) map[int]string {
 	m := map[int]string{o.BrokerPort: "broker"}
+	if o.SentryPort != 0 {
+		m[o.SentryPort], m[o.SentryPort+1] = "sentry", "sentry healthz"
+	}
 	for i, what := range []string{"scheduler", "scheduler healthz", "scheduler metrics", "scheduler etcd client", "scheduler etcd peer"} {
 		m[o.SchedPort+i] = what
 	}
