@@ -88,7 +88,7 @@ func TestReplay(t *testing.T) {
 	assert.Equal(t, 4, res.Replayed)
 	time.Sleep(3 * time.Second)
 	assert.Len(t, deliveries(p, "task-replayed"), 1, "replayed twice, delivered once")
-	assert.Zero(t, p.Webhook.Fails)
+	assert.Zero(t, p.Webhook.Refused())
 }
 
 // envelopeOf is e as Dapr delivers it and dead-letters it: a structured

@@ -69,12 +69,54 @@ type Project struct {
 const ReceivedAt = "_received_at"
 
 // Webhook is a local stand-in for the chat webhook that records what
-// send-notification delivered.
+// send-notification delivered. Like the real receiver it takes a delivery
+// only with the bearer token and an Idempotency-Key equal to the
+// notification's id; it records repeats, which a receiver drops by id.
 type Webhook struct {
 	mu    sync.Mutex
 	Got   []map[string]any
-	Fails int // deliveries refused for a bad token
+	fails int // deliveries refused: bad token, or no matching Idempotency-Key
 	srv   *httptest.Server
+}
+
+// NewWebhook starts a stand-in webhook that accepts token; it stops when
+// the test ends.
+func NewWebhook(t TB, token string) *Webhook {
+	hook := &Webhook{}
+	hook.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v map[string]any
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &v) != nil || v == nil {
+			v = map[string]any{"raw": string(body)}
+		}
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		switch id, _ := v["id"].(string); {
+		case r.Header.Get("Authorization") != "Bearer "+token:
+			hook.fails++
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		case id == "" || r.Header.Get("Idempotency-Key") != id:
+			hook.fails++
+			http.Error(w, "Idempotency-Key must be the notification's id", http.StatusBadRequest)
+			return
+		}
+		v[ReceivedAt] = time.Now().UTC().Format(time.RFC3339Nano)
+		hook.Got = append(hook.Got, v)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.srv.Close)
+	return hook
+}
+
+// URL is where notifications are posted.
+func (w *Webhook) URL() string { return w.srv.URL + "/notify" }
+
+// Refused is how many deliveries were refused.
+func (w *Webhook) Refused() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fails
 }
 
 // Deliveries returns a copy of what was delivered so far.
@@ -120,27 +162,7 @@ func StartProject(t TB, o ProjectOptions) *Project {
 	if err := os.WriteFile(filepath.Join(dir, "secrets.json"), b, 0o600); err != nil {
 		t.Fatalf("devstack: %v", err)
 	}
-	hook := &Webhook{}
-	hook.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+token {
-			hook.mu.Lock()
-			hook.Fails++
-			hook.mu.Unlock()
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		var v map[string]any
-		body, _ := io.ReadAll(r.Body)
-		if json.Unmarshal(body, &v) != nil || v == nil {
-			v = map[string]any{"raw": string(body)}
-		}
-		v[ReceivedAt] = time.Now().UTC().Format(time.RFC3339Nano)
-		hook.mu.Lock()
-		hook.Got = append(hook.Got, v)
-		hook.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(hook.srv.Close)
+	hook := NewWebhook(t, token)
 
 	bins := BuildFunctions(t, filepath.Join(dir, "bin"), o.Functions...)
 	fns := make([]Function, len(o.Functions))
@@ -148,7 +170,7 @@ func StartProject(t TB, o ProjectOptions) *Project {
 		fns[i] = Function{Name: name, Binary: bins[name], Env: []string{"LOG_LEVEL=debug", "DRAIN_QUIET_PERIOD=200ms"}}
 	}
 	fns = append(fns, o.Apps...)
-	env = append(env, LocalEnv(dir, "", hook.srv.URL+"/notify", o.SweepSchedule)...)
+	env = append(env, LocalEnv(dir, "", hook.URL(), o.SweepSchedule)...)
 	s := StartT(t, TestStack{Functions: fns, Resources: res, Dir: dir, Env: env})
 	return &Project{Stack: s, Dir: dir, Webhook: hook, Token: token}
 }

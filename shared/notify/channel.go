@@ -28,7 +28,9 @@ type SecretGetter interface {
 
 // Webhook posts notifications through a Dapr HTTP output binding, with a
 // bearer token read from the secret store on each delivery (so a rotated
-// token is picked up without a restart).
+// token is picked up without a restart) and the notification's id as
+// Idempotency-Key: a delivery whose answer was lost is sent again with the
+// same id, and the receiver drops it.
 type Webhook struct {
 	Client      BindingInvoker
 	Binding     string // the output binding component, e.g. notify-webhook
@@ -53,8 +55,9 @@ func (w Webhook) Deliver(ctx context.Context, n Notification) error {
 		Operation: "post",
 		Data:      body,
 		Metadata: map[string]string{
-			"Authorization": "Bearer " + token.Reveal(),
-			"Content-Type":  "application/json",
+			"Authorization":   "Bearer " + token.Reveal(),
+			"Content-Type":    "application/json",
+			"Idempotency-Key": n.ID,
 		},
 	})
 	if err != nil {
