@@ -124,17 +124,18 @@ func pairCurves(pr *Pair, base, dapr, prefix string) []curve {
 	return []curve{{label: prefix + base, h: pr.Base.hist, baseline: true}, {label: prefix + dapr, h: pr.Dapr.hist}}
 }
 
-// chart draws six panels of latency against percentile.
+// rateCurves are each pair's curves, labelled by its rate.
+func rateCurves(pairs []Pair) []curve {
+	var out []curve
+	for i := range pairs {
+		pr := &pairs[i]
+		out = append(out, pairCurves(pr, "direct", "Dapr", fmt.Sprintf("%.0f/s ", pr.Rate))...)
+	}
+	return out
+}
+
+// chart draws seven panels of latency against percentile.
 func (r *Report) chart(path string) error {
-	var inv, hop []curve
-	for i := range r.Invocation {
-		pr := &r.Invocation[i]
-		inv = append(inv, pairCurves(pr, "direct", "Dapr", fmt.Sprintf("%.0f/s ", pr.Rate))...)
-	}
-	for i := range r.Hop {
-		pr := &r.Hop[i]
-		hop = append(hop, pairCurves(pr, "direct", "Dapr", fmt.Sprintf("%.0f/s ", pr.Rate))...)
-	}
 	stores := map[string][]curve{}
 	for i := range r.State {
 		sp := &r.State[i]
@@ -169,14 +170,16 @@ func (r *Report) chart(path string) error {
 		title  string
 		curves []curve
 	}{
-		{"Invocation: create-task", inv},
-		{"Invocation: sidecar hop only (GET /healthz)", hop},
+		{"Invocation: create-task", rateCurves(r.Invocation)},
+		{"Invocation: sidecar hop only (GET /healthz)", rateCurves(r.Hop)},
+		{"Invocation: sidecar hop, mTLS on (GET /healthz)", rateCurves(r.HopMTLS)},
 		{"State: PostgreSQL", stores["PostgreSQL"]},
 		{"State: Redis", stores["Redis"]},
 		{title("Pub/sub", r.Publish), pubsub},
 		{"Reminder lateness (after remind_at)", rem},
 	}
-	const rows, cols = 3, 2
+	const cols = 2
+	rows := (len(specs) + cols - 1) / cols
 	plots := make([][]*plot.Plot, rows)
 	for i, s := range specs {
 		p, err := panel(s.title, s.curves)
@@ -188,14 +191,16 @@ func (r *Report) chart(path string) error {
 		}
 		plots[i/cols][i%cols] = p
 	}
-	img := vgimg.New(vg.Points(1100), vg.Points(1300))
+	img := vgimg.New(vg.Points(1100), vg.Points(435*float64(rows)))
 	dc := draw.New(img)
 	t := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 6, PadY: vg.Millimeter * 6,
 		PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 3}
 	canvases := plot.Align(plots, t, dc)
 	for j := range plots {
 		for i := range plots[j] {
-			plots[j][i].Draw(canvases[j][i])
+			if plots[j][i] != nil { // the last row may be short
+				plots[j][i].Draw(canvases[j][i])
+			}
 		}
 	}
 	out, err := os.Create(path)

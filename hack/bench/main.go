@@ -92,6 +92,7 @@ type bench struct {
 	users []string
 	rep   *Report
 	log   func(format string, args ...any)
+	keep  bool // the run folders of the stacks it starts
 }
 
 // scenarios in the order they run: the light, latency-sensitive ones
@@ -160,13 +161,20 @@ func run(sz sizes, mode, out string, stores devstack.Stores, want map[string]boo
 			return fmt.Errorf("%s not built (run `make build`): %w", b, err)
 		}
 	}
+	selected := func(name string) bool { return len(want) == 0 || want[name] }
+	// The stack of the sidecar hop with mTLS starts minutes into the run:
+	// a missing sentry is better told now.
+	if selected("invoke") {
+		if _, err := os.Stat(filepath.Join(bin, "sentry")); err != nil {
+			return fmt.Errorf("sentry not built, the sidecar hop with mTLS needs it (run `make bin/sentry`): %w", err)
+		}
+	}
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(root, out)
 	}
 	rep := newReport(mode, sz, bin, stores)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	selected := func(name string) bool { return len(want) == 0 || want[name] }
 
 	steps := []struct {
 		name string
@@ -238,7 +246,7 @@ func run(sz sizes, mode, out string, stores devstack.Stores, want map[string]boo
 // startBench starts a stack and creates the bench users on it.
 func startBench(ctx context.Context, root, bin string, stores devstack.Stores, sz sizes, rep *Report, logf func(string, ...any), keep bool) (*bench, error) {
 	t0 := time.Now()
-	s, err := startStack(ctx, root, bin, stores, keep)
+	s, err := startStack(ctx, root, bin, stores, benchStack, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +254,7 @@ func startBench(ctx context.Context, root, bin string, stores devstack.Stores, s
 		rep.note(fmt.Sprintf("PostgreSQL reachable: %v, Redis reachable: %v; state benchmarks run only against what is.", s.pg, s.redis))
 	}
 	logf("stack ready in %s: %s", time.Since(t0).Round(100*time.Millisecond), strings.Join(s.Names(), ", "))
-	b := &bench{sz: sz, s: s, rep: rep, log: logf}
+	b := &bench{sz: sz, s: s, rep: rep, log: logf, keep: keep}
 	if err := b.warmUsers(ctx); err != nil {
 		s.close(keep)
 		return nil, fmt.Errorf("creating the bench users: %w", err)

@@ -38,9 +38,26 @@ const (
 	storeRedis = "bench-redis"
 )
 
-// stackFunctions are the project functions the bench runs, each with its
-// sidecar: the create-task → fire-reminder → send-notification path.
-var stackFunctions = []string{"create-task", "fire-reminder", "send-notification"}
+// stackSpec is what a bench stack runs besides the broker, the scheduler
+// and bench-caller.
+type stackSpec struct {
+	functions []string // project functions, each with its sidecar
+	// scenarios adds what the pub/sub, reminder and state benchmarks
+	// drive: bench-sub, the bench's pub/sub and its state stores.
+	scenarios bool
+	mtls      bool // the Dapr sentry, and mTLS between every sidecar
+}
+
+var (
+	// benchStack runs every benchmark: the project functions of the
+	// create-task → fire-reminder → send-notification path and both
+	// bench apps.
+	benchStack = stackSpec{functions: []string{"create-task", "fire-reminder", "send-notification"}, scenarios: true}
+	// hopStack is only what the sidecar hop needs, bench-caller →
+	// create-task, with mTLS on as in a cluster and in Dapr's published
+	// figure.
+	hopStack = stackSpec{functions: []string{"create-task"}, mtls: true}
+)
 
 type stack struct {
 	*devstack.Stack
@@ -53,6 +70,7 @@ type stack struct {
 	hook                *webhook
 	subApp              *subscriber
 	pg, redis           bool
+	spec                stackSpec
 	stores              devstack.Stores // behind the tasks and dedupe components
 	prefix              string          // of every table and key the bench creates
 	servers             []*http.Server
@@ -99,14 +117,14 @@ func newFunction(name, binary string) (devstack.Function, error) {
 }
 
 // startStack starts the broker, the scheduler, the project functions of
-// the reminder path and the bench's own apps, each with its sidecar, on
-// bindings/local (SQLite) plus the bench's components.
-func startStack(ctx context.Context, root, bin string, stores devstack.Stores, keep bool) (*stack, error) {
+// spec and the bench's own apps, each with its sidecar, on bindings/local
+// (SQLite) plus the bench's components.
+func startStack(ctx context.Context, root, bin string, stores devstack.Stores, spec stackSpec, keep bool) (*stack, error) {
 	dir, err := os.MkdirTemp("", "todo-bench-")
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{root: root, dir: dir, bin: bin, res: filepath.Join(dir, "resources"), prefix: "bench_" + randomHex(4) + "_", stores: stores}
+	s := &stack{root: root, dir: dir, bin: bin, res: filepath.Join(dir, "resources"), prefix: "bench_" + randomHex(4) + "_", stores: stores, spec: spec}
 	ok := false
 	defer func() {
 		if !ok {
@@ -125,7 +143,7 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, k
 		return nil, err
 	}
 	var fns []devstack.Function
-	for _, name := range stackFunctions {
+	for _, name := range spec.functions {
 		f, err := newFunction(name, filepath.Join(bin, name))
 		if err != nil {
 			return nil, err
@@ -136,10 +154,13 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, k
 	if s.caller, err = newFunction(callerID, ""); err != nil {
 		return nil, err
 	}
-	if s.sub, err = newFunction(subID, ""); err != nil {
-		return nil, err
+	fns = append(fns, s.caller)
+	if spec.scenarios {
+		if s.sub, err = newFunction(subID, ""); err != nil {
+			return nil, err
+		}
+		fns = append(fns, s.sub)
 	}
-	fns = append(fns, s.caller, s.sub)
 
 	token := "bench-" + randomHex(12)
 	b, _ := json.Marshal(map[string]map[string]string{"notify-webhook": {"token": token}})
@@ -165,8 +186,10 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, k
 	})); err != nil {
 		return nil, err
 	}
-	if err := s.startSubscriber(); err != nil {
-		return nil, err
+	if spec.scenarios {
+		if err := s.startSubscriber(); err != nil {
+			return nil, err
+		}
 	}
 
 	broker := "127.0.0.1:" + strconv.Itoa(sched+5)
@@ -180,12 +203,19 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, k
 			"LOCAL_REDIS_HOST="+devstack.RedisAddr,
 		)
 	}
+	sentry := 0
+	if spec.mtls {
+		if sentry, err = devstack.FreeBlock(2); err != nil {
+			return nil, err
+		}
+	}
 	st, err := devstack.Start(ctx, devstack.Options{
 		Dir:          dir,
 		BinDir:       bin,
 		ResourcesDir: s.res,
 		BrokerPort:   sched + 5,
 		SchedPort:    sched,
+		SentryPort:   sentry,
 		Functions:    fns,
 		Env:          s.env,
 		ReadyTimeout: 3 * time.Minute,
@@ -197,8 +227,10 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, k
 	if s.callerDapr, err = sidecar.Dial(sidecar.Config{Host: "127.0.0.1", HTTPPort: s.caller.HTTPPort, GRPCPort: s.caller.GRPCPort}); err != nil {
 		return nil, err
 	}
-	if s.subDapr, err = sidecar.Dial(sidecar.Config{Host: "127.0.0.1", HTTPPort: s.sub.HTTPPort, GRPCPort: s.sub.GRPCPort}); err != nil {
-		return nil, err
+	if spec.scenarios {
+		if s.subDapr, err = sidecar.Dial(sidecar.Config{Host: "127.0.0.1", HTTPPort: s.sub.HTTPPort, GRPCPort: s.sub.GRPCPort}); err != nil {
+			return nil, err
+		}
 	}
 	if s.admin, err = newAdmin(broker); err != nil {
 		return nil, err
@@ -250,9 +282,10 @@ func (s *stack) close(keep bool) {
 	_ = os.RemoveAll(s.dir)
 }
 
-// writeResources copies bindings/local and adds the bench's components:
-// a Kafka pub/sub for its two apps, and PostgreSQL and Redis state stores
-// on bench-caller's sidecar when those servers run.
+// writeResources copies bindings/local and, for the benchmarks that use
+// them, adds the bench's components: a Kafka pub/sub for its two apps,
+// and PostgreSQL and Redis state stores on bench-caller's sidecar when
+// those servers run.
 func (s *stack) writeResources() error {
 	if err := os.MkdirAll(s.res, 0o755); err != nil {
 		return err
@@ -282,6 +315,9 @@ func (s *stack) writeResources() error {
 		if err := os.WriteFile(filepath.Join(s.res, e.Name()), b, 0o644); err != nil {
 			return err
 		}
+	}
+	if !s.spec.scenarios {
+		return nil
 	}
 	files := map[string]string{"bench-pubsub.yaml": `apiVersion: dapr.io/v1alpha1
 kind: Component
