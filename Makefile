@@ -22,7 +22,7 @@ help: ## list the targets
 
 build: tools functions ## build the Dapr runtime (once), the broker and every function
 
-tools: $(BIN)/daprd $(BIN)/scheduler $(BIN)/broker ## build daprd and the scheduler from Dapr's source, and the local broker
+tools: $(BIN)/daprd $(BIN)/scheduler $(BIN)/sentry $(BIN)/broker ## build daprd, the scheduler and sentry from Dapr's source, and the local broker
 
 # Built from Dapr's own source through the module proxy. Slow once (about
 # ten minutes on two cores), then reused until hack/dapr/go.mod changes.
@@ -34,7 +34,7 @@ $(BIN)/scheduler: hack/dapr/go.mod hack/dapr/go.sum
 	@echo "building the Dapr scheduler $(DAPR_VERSION) from source"
 	cd hack/dapr && $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../../$(BIN)/scheduler github.com/dapr/dapr/cmd/scheduler
 
-# The certificate authority, for `make run MTLS=1` and the access-control test.
+# The certificate authority: `make run MTLS=1`, the access-control test, the benchmarks.
 $(BIN)/sentry: hack/dapr/go.mod hack/dapr/go.sum
 	cd hack/dapr && $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../../$(BIN)/sentry github.com/dapr/dapr/cmd/sentry
 
@@ -47,7 +47,7 @@ functions: ## build every function into bin/
 # MTLS=1 adds the Dapr sentry and mTLS between every sidecar, as in a
 # cluster; DAPR_CONFIG=file gives every sidecar a Dapr Configuration (e.g.
 # access control, which needs MTLS=1 to know who calls).
-run: build $(if $(MTLS),$(BIN)/sentry) ## start the broker, the scheduler and every function with its sidecar (MTLS=1, DAPR_CONFIG=file)
+run: build ## start the broker, the scheduler and every function with its sidecar (MTLS=1, DAPR_CONFIG=file)
 	$(GO) run ./hack/stack $(if $(MTLS),-mtls) $(if $(DAPR_CONFIG),-config $(DAPR_CONFIG))
 
 vet: ## go vet and gofmt

@@ -4,8 +4,8 @@
 
 .PHONY: bench bench-quick
 
-bench: tools $(BIN)/sentry functions ## benchmarks in full (about 14 min): writes docs/benchmarks.{md,json,png}
+bench: tools functions ## benchmarks in full (about 14 min): writes docs/benchmarks.{md,json,png}
 	$(GO) run ./hack/bench -out docs
 
-bench-quick: tools $(BIN)/sentry functions ## the same benchmarks at small sizes (under 2 min): writes .run/bench-quick/
+bench-quick: tools functions ## the same benchmarks at small sizes (under 2 min): writes .run/bench-quick/
 	$(GO) run ./hack/bench -quick -out .run/bench-quick

@@ -23,11 +23,9 @@ FUZZ_TARGETS := \
 	./functions/fire-reminder:FuzzOnJob ./functions/fire-reminder:FuzzReconcile \
 	./functions/send-notification:FuzzOnDue ./functions/send-notification:FuzzSendNotification
 
-.PHONY: test-security fuzz vulncheck secrets-scan replay-deadletters test-faults sentry
+.PHONY: test-security fuzz vulncheck secrets-scan replay-deadletters test-faults
 
-sentry: $(BIN)/sentry ## build the Dapr sentry (mTLS certificate authority) from the pinned Dapr
-
-test-security: tools $(BIN)/sentry ## security tests through real sidecars (about 1 min)
+test-security: tools ## security tests through real sidecars (about 1 min)
 	$(GO) test -count=1 -timeout 10m ./shared/security/
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each

@@ -166,7 +166,7 @@ func run(sz sizes, mode, out string, stores devstack.Stores, want map[string]boo
 	// a missing sentry is better told now.
 	if selected("invoke") {
 		if _, err := os.Stat(filepath.Join(bin, "sentry")); err != nil {
-			return fmt.Errorf("sentry not built, the sidecar hop with mTLS needs it (run `make bin/sentry`): %w", err)
+			return fmt.Errorf("sentry not built, the sidecar hop with mTLS needs it (run `make tools`): %w", err)
 		}
 	}
 	if !filepath.IsAbs(out) {

@@ -1,4 +1,4 @@
-// Builds the Dapr runtime (daprd and the scheduler) from Dapr's own source.
+// Builds the Dapr runtime (daprd, the scheduler and sentry) from Dapr's own source.
 // The Dapr version is pinned here and only here; see docs/upgrading.md.
 module github.com/todo-chatbot/functions/hack/dapr
 

@@ -74,7 +74,7 @@ const ReceivedAt = "_received_at"
 // notification's id; it records repeats, which a receiver drops by id.
 type Webhook struct {
 	mu    sync.Mutex
-	Got   []map[string]any
+	got   []map[string]any
 	fails int // deliveries refused: bad token, or no matching Idempotency-Key
 	srv   *httptest.Server
 }
@@ -102,7 +102,7 @@ func NewWebhook(t TB, token string) *Webhook {
 			return
 		}
 		v[ReceivedAt] = time.Now().UTC().Format(time.RFC3339Nano)
-		hook.Got = append(hook.Got, v)
+		hook.got = append(hook.got, v)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(hook.srv.Close)
@@ -123,7 +123,7 @@ func (w *Webhook) Refused() int {
 func (w *Webhook) Deliveries() []map[string]any {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]map[string]any(nil), w.Got...)
+	return append([]map[string]any(nil), w.got...)
 }
 
 // StartProject builds the functions and starts them, each with its

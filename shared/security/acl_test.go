@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,7 +29,6 @@ func TestAccessControl(t *testing.T) {
 	root, err := devstack.RepoRoot()
 	require.NoError(t, err)
 	dir := t.TempDir()
-	buildSentry(t, root)
 	s := startACLStack(t, root, filepath.Join(dir, "mtls"), true)
 
 	invoke := func(t *testing.T, from, path string) fakes.Response {
@@ -129,18 +127,4 @@ func startACLStack(t *testing.T, root, dir string, mtls bool) *devstack.Stack {
 		}
 	})
 	return s
-}
-
-// buildSentry builds bin/sentry from the Dapr version pinned in hack/dapr
-// when it is missing (make tools does not build it).
-func buildSentry(t *testing.T, root string) {
-	t.Helper()
-	path := filepath.Join(root, "bin", "sentry")
-	if _, err := os.Stat(path); err == nil {
-		return
-	}
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", path, "github.com/dapr/dapr/cmd/sentry")
-	cmd.Dir = filepath.Join(root, "hack", "dapr")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building the Dapr sentry: %s", out)
 }
