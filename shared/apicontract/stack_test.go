@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -448,6 +449,7 @@ func webhookCheck(t *testing.T, doc *openapi3.T, p *devstack.Project) {
 
 // envelope is the part of a record's CloudEvent the checks read.
 type envelope struct {
+	ID           string          `json:"id"`
 	Type         string          `json:"type"`
 	Source       string          `json:"source"`
 	Subject      string          `json:"subject"`
@@ -457,7 +459,8 @@ type envelope struct {
 
 // checkEvents waits until the stack has emitted every event type for user,
 // then checks every record on the topics: its type is a message of the
-// AsyncAPI document, on the document's topic, the whole record matches the
+// AsyncAPI document, read by the CloudEvents Kafka protocol binding, on the
+// document's topic, the whole record matches the
 // message's payload schema and its data the event schema, and it is keyed
 // by its subject. Nothing may be dead-lettered.
 func checkEvents(t *testing.T, log *devstack.TopicLog, async asyncAPI, payloads map[string]*jsonschema.Schema, user string) {
@@ -480,10 +483,17 @@ func checkEvents(t *testing.T, log *devstack.TopicLog, async asyncAPI, payloads 
 			t.Errorf("%s was dead-lettered: %s", where, r.Value)
 			continue
 		}
+		// What a consumer with a CloudEvents SDK's Kafka binding reads.
+		ce, err := binding.ToEvent(context.Background(), devstack.KafkaMessage(r))
+		if !assert.NoError(t, err, "%s: not a CloudEvent by the Kafka protocol binding (headers %v)", where, r.Headers) {
+			continue
+		}
+		checkTraceContext(t, where, ce.Extensions())
 		var e envelope
 		if !assert.NoError(t, json.Unmarshal(r.Value, &e), "%s: %s", where, r.Value) {
 			continue
 		}
+		assert.Equal(t, []string{e.ID, e.Type}, []string{ce.ID(), ce.Type()}, "%s: the binding read another event", where)
 		info, ok := msgs[e.Type]
 		if !assert.True(t, ok, "%s: type %q is not a message of asyncapi.yaml", where, e.Type) {
 			continue
@@ -497,6 +507,29 @@ func checkEvents(t *testing.T, log *devstack.TopicLog, async asyncAPI, payloads 
 		assert.Equal(t, e.Subject, e.PartitionKey, "%s: partitionkey", where)
 	}
 	t.Logf("checked %d records against asyncapi.yaml and the event schemas", len(records))
+}
+
+// traceparentRE is a W3C traceparent of version 00 with a non-zero trace
+// and parent id.
+var traceparentRE = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$`)
+
+// checkTraceContext: an event carries a valid W3C trace context or none;
+// an empty or malformed one breaks every trace that continues it.
+func checkTraceContext(t *testing.T, where string, ext map[string]any) {
+	for _, name := range []string{"traceid", "tracestate"} {
+		if v, ok := ext[name]; ok {
+			assert.NotEmpty(t, v, "%s: %s is present but empty", where, name)
+		}
+	}
+	tp, ok := ext["traceparent"]
+	if !ok {
+		return
+	}
+	m := traceparentRE.FindStringSubmatch(fmt.Sprint(tp))
+	if assert.NotNil(t, m, "%s: traceparent %q is not a W3C traceparent", where, tp) {
+		assert.NotEqual(t, strings.Repeat("0", 32), m[1], "%s: all-zero trace id", where)
+		assert.NotEqual(t, strings.Repeat("0", 16), m[2], "%s: all-zero parent id", where)
+	}
 }
 
 // typesFor lists the event types emitted about user's tasks, sorted.

@@ -2,10 +2,10 @@ package devstack
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -49,13 +49,13 @@ func (l *TopicLog) Records() []*kgo.Record {
 	return append([]*kgo.Record(nil), l.records...)
 }
 
-// Events returns the records that are CloudEvents, in order.
+// Events returns the records that a CloudEvents Kafka protocol binding
+// reads as CloudEvents, in order.
 func (l *TopicLog) Events() []cloudevents.Event {
 	var out []cloudevents.Event
 	for _, r := range l.Records() {
-		var e cloudevents.Event
-		if json.Unmarshal(r.Value, &e) == nil {
-			out = append(out, e)
+		if e, err := binding.ToEvent(context.Background(), KafkaMessage(r)); err == nil {
+			out = append(out, *e)
 		}
 	}
 	return out

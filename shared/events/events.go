@@ -10,6 +10,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/todo-chatbot/functions/shared/logging"
 )
@@ -55,12 +57,17 @@ func NewPublisher(client PublishClient, pubsub string) *DaprPublisher {
 	return &DaprPublisher{client: client, pubsub: pubsub}
 }
 
-// Publish sends e as a structured CloudEvent, which Dapr passes through
-// with its id intact (so consumers can dedupe on it), keyed for Kafka by
-// the event's partition key.
+// Publish writes e to Kafka as a structured-mode CloudEvent by the
+// CloudEvents Kafka protocol binding: the record's value is exactly e's
+// JSON, its content-type header application/cloudevents+json, its key the
+// partition key. A raw payload keeps daprd from adding its own trace
+// attributes, which are empty strings when it has no trace; consumers
+// through Dapr still read the value as the CloudEvent it is. e continues
+// ctx's trace when ctx carries a valid W3C trace context, and carries none
+// otherwise.
 func (p *DaprPublisher) Publish(ctx context.Context, topic string, e cloudevents.Event) error {
-	if tp := logging.TraceParent(ctx); tp != "" {
-		e.SetExtension("traceparent", tp)
+	for k, v := range TraceContext(ctx) {
+		e.SetExtension(k, v)
 	}
 	if err := e.Validate(); err != nil {
 		return fmt.Errorf("publish to %s: invalid event: %w", topic, err)
@@ -69,12 +76,26 @@ func (p *DaprPublisher) Publish(ctx context.Context, topic string, e cloudevents
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", topic, err)
 	}
-	opts := []dapr.PublishEventOption{dapr.PublishEventWithContentType("application/cloudevents+json")}
+	meta := map[string]string{"rawPayload": "true", "content-type": cloudevents.ApplicationCloudEventsJSON}
 	if key, ok := e.Extensions()[PartitionKeyExtension].(string); ok && key != "" {
-		opts = append(opts, dapr.PublishEventWithMetadata(map[string]string{"partitionKey": key}))
+		meta["partitionKey"] = key
 	}
-	if err := p.client.PublishEvent(ctx, p.pubsub, topic, body, opts...); err != nil {
+	if err := p.client.PublishEvent(ctx, p.pubsub, topic, body, dapr.PublishEventWithMetadata(meta)); err != nil {
 		return fmt.Errorf("publish %s %s to %s: %w", e.Type(), e.ID(), topic, err)
 	}
 	return nil
+}
+
+// TraceContext returns ctx's W3C trace context as the CloudEvents
+// distributed-tracing attributes: traceparent, and tracestate when there is
+// one; nothing when ctx carries no valid trace.
+func TraceContext(ctx context.Context) map[string]string {
+	in := propagation.MapCarrier{"traceparent": logging.TraceParent(ctx)}
+	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(ctx, in))
+	if !sc.IsValid() {
+		return nil
+	}
+	out := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(ctx, sc), out)
+	return out
 }

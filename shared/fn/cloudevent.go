@@ -22,7 +22,9 @@ type EventHandler func(ctx context.Context, e cloudevents.Event) error
 // maxEventBytes bounds a delivered event; anything larger is dead-lettered.
 const maxEventBytes = 1 << 20
 
-// kafkaSourceType is the type KafkaSource gives every record it delivers.
+// kafkaSourceType is the type KafkaSource gives a record that is not a
+// CloudEvent by the Kafka protocol binding (records published before the
+// functions set the binding's content-type header).
 const kafkaSourceType = "dev.knative.kafka.event"
 
 // decodeHTTP reads a CloudEvent in binary or structured mode, as Knative
