@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -73,7 +74,7 @@ func NewWithConfig(cfg Config, log *slog.Logger) (*Function, error) {
 	}
 	f.drainer = &handlers.Drainer{QuietPeriod: cfg.DrainQuietPeriod, HealthCheck: f.probe}
 	// chi wants every middleware before the first route.
-	f.mux.Use(f.drain, f.track, f.recover, f.trace, f.authenticate, f.guardTopics)
+	f.mux.Use(f.drain, f.track, lingerBody, f.recover, f.trace, f.authenticate, f.guardTopics)
 	f.svc = daprhttp.NewServiceWithMux(":"+strconv.Itoa(cfg.Port), f.mux)
 	f.mux.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	f.mux.Get("/readyz", f.ready)
@@ -190,6 +191,28 @@ func (f *Function) track(next http.Handler) http.Handler {
 		f.inflight.Add(1)
 		defer f.inflight.Done()
 		next.ServeHTTP(w, r)
+	})
+}
+
+// lingerBytes bounds how much of a body a handler refused (413, 401, ...)
+// is read and discarded before the answer goes out.
+const lingerBytes = 8 << 20
+
+// lingerBody reads what a handler left of the request body, up to
+// lingerBytes, before the answer is sent, as servers with a lingering close
+// do. A client that writes its whole body before it reads (most HTTP
+// libraries without Expect: 100-continue) would otherwise have the
+// connection reset under it and never see the answer. A larger body is not
+// read: the server closes the connection. A client that asked for 100
+// Continue and was answered without it sends no body to read.
+func lingerBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := r.Body
+		next.ServeHTTP(w, r)
+		if body == nil || r.ContentLength > lingerBytes || strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+			return
+		}
+		_, _ = io.CopyN(io.Discard, body, lingerBytes)
 	})
 }
 

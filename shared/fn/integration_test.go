@@ -1,12 +1,14 @@
 package fn_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,6 +29,8 @@ import (
 	"github.com/todo-chatbot/functions/shared/fn"
 	"github.com/todo-chatbot/functions/shared/logging"
 	"github.com/todo-chatbot/functions/shared/notify"
+	"github.com/todo-chatbot/functions/shared/problem"
+	"github.com/todo-chatbot/functions/shared/request"
 	"github.com/todo-chatbot/functions/shared/secret"
 	"github.com/todo-chatbot/functions/shared/sidecar"
 	"github.com/todo-chatbot/functions/shared/state"
@@ -164,6 +168,26 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// postWholeBody sends a POST with its whole body before it reads the
+// answer, without Expect: 100-continue, as Python's urllib and requests do.
+func postWholeBody(t *testing.T, addr, path string, body []byte) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, addr, len(body))
+	require.NoError(t, err)
+	_, err = conn.Write(body)
+	require.NoError(t, err, "the server stopped reading before the body was sent")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "no answer to read")
+	got, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp, string(got)
+}
+
 const webhookToken = "s3cr3t-webhook-token-7f9c"
 
 func TestTriggersThroughDapr(t *testing.T) {
@@ -194,11 +218,19 @@ func TestTriggersThroughDapr(t *testing.T) {
 	rec := newRecorder()
 	f.Dedupe(fn.StateDeduper{Store: f.DedupeState(), TTL: time.Hour})
 	f.HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/hello" {
+		switch r.URL.Path {
+		case "/hello":
+			_, _ = io.WriteString(w, "hello from "+appID)
+		case "/echo":
+			var v map[string]any
+			if err := request.DecodeJSON(r, &v); err != nil {
+				problem.Write(w, err)
+				return
+			}
+			_ = json.NewEncoder(w).Encode(v)
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		_, _ = io.WriteString(w, "hello from "+appID)
 	}))
 	failedOnce := map[string]bool{}
 	f.Subscribe(fn.Subscription{Topic: "test.events"}, func(ctx context.Context, e cloudevents.Event) error {
@@ -277,6 +309,22 @@ func TestTriggersThroughDapr(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Equal(t, "hello from "+appID, string(body))
+	})
+
+	t.Run("oversized body is a 413 problem to a client that writes it whole", func(t *testing.T) {
+		// Past the request limit (1 MiB), and past what the socket buffers
+		// hold, so a server that stopped reading would reset the connection.
+		body := append([]byte(`{"pad":"`), append(bytes.Repeat([]byte("x"), 3<<20), `"}`...)...)
+		for _, to := range []struct{ name, addr, path string }{
+			{"straight", fmt.Sprintf("127.0.0.1:%d", ports[0]), "/echo"},
+			{"through daprd", fmt.Sprintf("127.0.0.1:%d", ports[1]), "/v1.0/invoke/" + appID + "/method/echo"},
+		} {
+			t.Run(to.name, func(t *testing.T) {
+				resp, got := postWholeBody(t, to.addr, to.path, body)
+				assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "%s", got)
+				assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+			})
+		}
 	})
 
 	pub := f.Publisher()
