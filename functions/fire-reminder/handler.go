@@ -13,6 +13,7 @@ import (
 
 	"github.com/todo-chatbot/functions/shared/events"
 	"github.com/todo-chatbot/functions/shared/fn"
+	"github.com/todo-chatbot/functions/shared/logging"
 	"github.com/todo-chatbot/functions/shared/problem"
 	"github.com/todo-chatbot/functions/shared/reminder"
 	"github.com/todo-chatbot/functions/shared/request"
@@ -116,7 +117,8 @@ func (h *Handler) sync(ctx context.Context, userID, taskID string) (outcome, err
 	if done {
 		return alreadyDone, nil
 	}
-	job := reminder.Job{UserID: userID, TaskID: taskID, RemindAt: due.RemindAt}
+	tc := logging.TraceContext(ctx)
+	job := reminder.Job{UserID: userID, TaskID: taskID, RemindAt: due.RemindAt, TraceParent: tc["traceparent"], TraceState: tc["tracestate"]}
 	if due.RemindAt.After(h.Now()) {
 		if cur, err := h.Jobs.Get(ctx, name); err == nil && cur.RemindAt.Equal(job.RemindAt) {
 			return none, nil

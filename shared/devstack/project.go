@@ -68,6 +68,10 @@ type Project struct {
 // instant it arrived.
 const ReceivedAt = "_received_at"
 
+// TraceParent is the key under which Webhook records the traceparent
+// header a delivery came with, when it had one.
+const TraceParent = "_traceparent"
+
 // Webhook is a local stand-in for the chat webhook that records what
 // send-notification delivered. Like the real receiver it takes a delivery
 // only with the bearer token and an Idempotency-Key equal to the
@@ -102,6 +106,9 @@ func NewWebhook(t TB, token string) *Webhook {
 			return
 		}
 		v[ReceivedAt] = time.Now().UTC().Format(time.RFC3339Nano)
+		if tp := r.Header.Get("traceparent"); tp != "" {
+			v[TraceParent] = tp
+		}
 		hook.got = append(hook.got, v)
 		w.WriteHeader(http.StatusNoContent)
 	}))

@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -33,6 +35,7 @@ func TestProduct(t *testing.T) {
 			t.Run("reminders", func(t *testing.T) { testReminders(t, api{t: t, p: p}, p, log) })
 			t.Run("recurrence", func(t *testing.T) { testRecurrence(t, api{t: t, p: p}, log) })
 			t.Run("events", func(t *testing.T) { testEvents(t, api{t: t, p: p}, log) })
+			t.Run("one trace", func(t *testing.T) { testTrace(t, api{t: t, p: p}, p) })
 			t.Run("tenancy", func(t *testing.T) { testTenancy(t, api{t: t, p: p}) })
 			t.Run("invalid input", func(t *testing.T) { testInvalid(t, api{t: t, p: p}, log) })
 			t.Run("idempotent create", func(t *testing.T) { testIdempotentCreate(t, api{t: t, p: p}, log) })
@@ -44,6 +47,21 @@ func TestProduct(t *testing.T) {
 			})
 		})
 	}
+}
+
+// testTrace: the trace the Chat API's call starts runs through
+// task.created, the reminder job and reminder.due to the webhook delivery.
+func testTrace(t *testing.T, a api, p *devstack.Project) {
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	traceID := hex.EncodeToString(id)
+	created := a.create(uniqueUser("trace"), map[string]any{"title": "traced", "remind_at": rfc(time.Now().Add(2 * time.Second))},
+		"traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	var ds []map[string]any
+	require.Eventually(t, func() bool { ds = deliveriesFor(p, created["id"].(string)); return len(ds) == 1 },
+		30*time.Second, 100*time.Millisecond, "the reminder never arrived")
+	tp, _ := ds[0][devstack.TraceParent].(string)
+	assert.Regexp(t, "^00-"+traceID+"-[0-9a-f]{16}-[0-9a-f]{2}$", tp, "the webhook delivery continues the Chat API's trace")
 }
 
 // warmUp waits until a reminder makes the whole trip once: a consumer

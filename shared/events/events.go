@@ -10,8 +10,6 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
-	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/todo-chatbot/functions/shared/logging"
 )
@@ -66,7 +64,7 @@ func NewPublisher(client PublishClient, pubsub string) *DaprPublisher {
 // ctx's trace when ctx carries a valid W3C trace context, and carries none
 // otherwise.
 func (p *DaprPublisher) Publish(ctx context.Context, topic string, e cloudevents.Event) error {
-	for k, v := range TraceContext(ctx) {
+	for k, v := range logging.TraceContext(ctx) {
 		e.SetExtension(k, v)
 	}
 	if err := e.Validate(); err != nil {
@@ -84,18 +82,4 @@ func (p *DaprPublisher) Publish(ctx context.Context, topic string, e cloudevents
 		return fmt.Errorf("publish %s %s to %s: %w", e.Type(), e.ID(), topic, err)
 	}
 	return nil
-}
-
-// TraceContext returns ctx's W3C trace context as the CloudEvents
-// distributed-tracing attributes: traceparent, and tracestate when there is
-// one; nothing when ctx carries no valid trace.
-func TraceContext(ctx context.Context) map[string]string {
-	in := propagation.MapCarrier{"traceparent": logging.TraceParent(ctx)}
-	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(ctx, in))
-	if !sc.IsValid() {
-		return nil
-	}
-	out := propagation.MapCarrier{}
-	propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(ctx, sc), out)
-	return out
 }

@@ -216,15 +216,6 @@ func lingerBody(next http.Handler) http.Handler {
 	})
 }
 
-func (f *Function) trace(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tp := r.Header.Get("traceparent"); tp != "" {
-			r = r.WithContext(logging.WithTraceParent(r.Context(), tp))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // authenticate checks APP_API_TOKEN, which daprd sends on every call it
 // makes to the app. Probes carry no token. Knative Eventing deliveries
 // (/events/) cannot carry one either; they reach the function only from

@@ -1,6 +1,7 @@
 package fn
 
 import (
+	"context"
 	"log/slog"
 	"os"
 
@@ -17,6 +18,12 @@ func Main(name string, setup func(f *Function) error) {
 		slog.Error("start failed", "function", name, "error", err)
 		os.Exit(1)
 	}
+	flush, err := setupTracing(context.Background(), name)
+	if err != nil {
+		f.Logger().Error("tracing setup failed", "error", err)
+		os.Exit(1)
+	}
+	defer func() { _ = flush(context.Background()) }()
 	if err := setup(f); err != nil {
 		f.Logger().Error("setup failed", "error", err)
 		os.Exit(1)

@@ -13,6 +13,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/dapr/go-sdk/service/common"
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/todo-chatbot/functions/shared/logging"
 	"github.com/todo-chatbot/functions/shared/problem"
@@ -160,6 +162,9 @@ func (f *Function) handleEvent(ctx context.Context, via string, e cloudevents.Ev
 			return nil
 		}
 	}
+	ctx, span := tracer.Start(ctx, e.Type(), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("cloudevents.event_id", e.ID()), attribute.String("cloudevents.event_subject", e.Subject())))
+	defer span.End()
 	err := h(ctx, e)
 	switch {
 	case err == nil:
@@ -208,10 +213,10 @@ func (f *Function) Job(prefix string, h JobHandler) { f.jobs[prefix] = h }
 func (f *Function) serveJob(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	var h JobHandler
-	best := -1
+	var kind string
 	for prefix, jh := range f.jobs {
-		if strings.HasPrefix(name, prefix) && len(prefix) > best {
-			h, best = jh, len(prefix)
+		if strings.HasPrefix(name, prefix) && (h == nil || len(prefix) > len(kind)) {
+			h, kind = jh, prefix
 		}
 	}
 	if h == nil {
@@ -226,7 +231,9 @@ func (f *Function) serveJob(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	switch err := h(r.Context(), name, data); {
+	ctx, span := tracer.Start(continueJobTrace(r.Context(), data), "job "+kind, trace.WithSpanKind(trace.SpanKindConsumer))
+	defer span.End()
+	switch err := h(ctx, name, data); {
 	case err == nil:
 		w.WriteHeader(http.StatusOK)
 	case IsPermanent(err):

@@ -10,34 +10,48 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
-type traceKey struct{}
-
-// WithTraceParent returns a context carrying a W3C traceparent
-// ("00-<trace-id>-<span-id>-<flags>"), so logs and outgoing calls made
-// under it belong to the caller's trace.
-func WithTraceParent(ctx context.Context, traceparent string) context.Context {
+// WithTraceParent returns ctx continuing the W3C trace of traceparent
+// ("00-<trace-id>-<span-id>-<flags>") and tracestate, so logs, spans and
+// outgoing calls made under it belong to the caller's trace. A missing or
+// malformed traceparent leaves ctx as it is.
+func WithTraceParent(ctx context.Context, traceparent string, tracestate ...string) context.Context {
 	if traceparent == "" {
 		return ctx
 	}
-	return context.WithValue(ctx, traceKey{}, traceparent)
-}
-
-// TraceParent returns the traceparent carried by ctx, or "".
-func TraceParent(ctx context.Context) string {
-	tp, _ := ctx.Value(traceKey{}).(string)
-	return tp
-}
-
-// TraceID returns the 32-hex trace id of ctx's traceparent, or "".
-func TraceID(ctx context.Context) string {
-	parts := strings.Split(TraceParent(ctx), "-")
-	// An all-zero id is what daprd sends when it has no trace to continue.
-	if len(parts) != 4 || len(parts[1]) != 32 || strings.Trim(parts[1], "0") == "" {
-		return ""
+	in := propagation.MapCarrier{"traceparent": traceparent}
+	if len(tracestate) > 0 && tracestate[0] != "" {
+		in["tracestate"] = tracestate[0]
 	}
-	return parts[1]
+	return propagation.TraceContext{}.Extract(ctx, in)
+}
+
+// TraceContext returns ctx's W3C trace context: traceparent, and tracestate
+// when the trace has one; nil when ctx carries no valid trace.
+func TraceContext(ctx context.Context) map[string]string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return nil
+	}
+	out := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, out)
+	return out
+}
+
+// TraceParent returns the traceparent of ctx's trace, or "".
+func TraceParent(ctx context.Context) string {
+	return TraceContext(ctx)["traceparent"]
+}
+
+// TraceID returns the 32-hex trace id of ctx's trace, or "".
+func TraceID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
 }
 
 // New returns a JSON logger for the named function at level ("debug",

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	dapr "github.com/dapr/go-sdk/client"
 
+	"github.com/todo-chatbot/functions/shared/logging"
 	"github.com/todo-chatbot/functions/shared/secret"
 )
 
@@ -50,15 +52,19 @@ func (w Webhook) Deliver(ctx context.Context, n Notification) error {
 	if err != nil {
 		return err
 	}
+	// The binding sends its metadata as HTTP headers: the receiver gets the
+	// reminder's trace context too.
+	headers := map[string]string{
+		"Authorization":   "Bearer " + token.Reveal(),
+		"Content-Type":    "application/json",
+		"Idempotency-Key": n.ID,
+	}
+	maps.Copy(headers, logging.TraceContext(ctx))
 	err = w.Client.InvokeOutputBinding(ctx, &dapr.InvokeBindingRequest{
 		Name:      w.Binding,
 		Operation: "post",
 		Data:      body,
-		Metadata: map[string]string{
-			"Authorization":   "Bearer " + token.Reveal(),
-			"Content-Type":    "application/json",
-			"Idempotency-Key": n.ID,
-		},
+		Metadata:  headers,
 	})
 	if err != nil {
 		return fmt.Errorf("deliver %s through %s: %w", n.ID, w.Binding, err)

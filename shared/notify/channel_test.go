@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/todo-chatbot/functions/shared/logging"
 	"github.com/todo-chatbot/functions/shared/notify"
 	"github.com/todo-chatbot/functions/shared/secret"
 )
@@ -55,6 +56,18 @@ func TestWebhookDeliver(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b.got.Data, &sent))
 	assert.Equal(t, n.ID, sent.ID)
 	assert.Equal(t, "hello", sent.Title)
+}
+
+func TestWebhookDeliverCarriesTheTrace(t *testing.T) {
+	n, err := notify.Message(notify.MessageInput{UserID: "u1", Title: "hello"}, "webhook")
+	require.NoError(t, err)
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	b := &bindingCall{}
+	require.NoError(t, webhook(b).Deliver(logging.WithTraceParent(context.Background(), tp), n))
+	assert.Equal(t, tp, b.got.Metadata["traceparent"])
+
+	require.NoError(t, webhook(b).Deliver(context.Background(), n))
+	assert.NotContains(t, b.got.Metadata, "traceparent", "no trace, no header: never an empty one")
 }
 
 func TestWebhookDeliverErrors(t *testing.T) {

@@ -15,6 +15,10 @@ type Job struct {
 	UserID   string    `json:"user_id"`
 	TaskID   string    `json:"task_id"`
 	RemindAt time.Time `json:"remind_at"`
+	// TraceParent and TraceState carry the W3C trace context of the change
+	// that scheduled the job, which the job continues when it fires.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 // Reconcile asks fire-reminder to check the reminders of some of one

@@ -91,8 +91,8 @@ func outgoing(ctx context.Context, token secret.Value) context.Context {
 	if !token.IsZero() {
 		kv = append(kv, "dapr-api-token", token.Reveal())
 	}
-	if tp := logging.TraceParent(ctx); tp != "" {
-		kv = append(kv, "traceparent", tp)
+	for k, v := range logging.TraceContext(ctx) {
+		kv = append(kv, k, v)
 	}
 	if len(kv) == 0 {
 		return ctx
