@@ -14,6 +14,7 @@ import (
 	"github.com/todo-chatbot/functions/shared/events"
 	"github.com/todo-chatbot/functions/shared/fn"
 	"github.com/todo-chatbot/functions/shared/logging"
+	"github.com/todo-chatbot/functions/shared/metrics"
 	"github.com/todo-chatbot/functions/shared/problem"
 	"github.com/todo-chatbot/functions/shared/reminder"
 	"github.com/todo-chatbot/functions/shared/request"
@@ -183,6 +184,7 @@ func (h *Handler) fire(ctx context.Context, due reminder.Due) error {
 		// send-notification drops that duplicate.
 		h.Log.WarnContext(ctx, "could not record fired reminder", "reminder", due.ID(), "error", err)
 	}
+	metrics.Late("fired", due.RemindAt, h.Now())
 	h.Log.InfoContext(ctx, "reminder due", "task_id", due.TaskID, "remind_at", due.RemindAt, "late_ms", h.Now().Sub(due.RemindAt).Milliseconds())
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/todo-chatbot/functions/shared/fn"
+	"github.com/todo-chatbot/functions/shared/metrics"
 	"github.com/todo-chatbot/functions/shared/notify"
 	"github.com/todo-chatbot/functions/shared/problem"
 	"github.com/todo-chatbot/functions/shared/reminder"
@@ -59,6 +60,7 @@ func (h *Handler) deliver(ctx context.Context, n notify.Notification) (notify.No
 		return held, nil
 	}
 	if err := h.Channel.Deliver(ctx, n); err != nil {
+		metrics.Notifications.WithLabelValues(n.Channel, "failed").Inc()
 		if rerr := h.Records.Release(ctx, n); rerr != nil {
 			h.Log.WarnContext(ctx, "claim kept after a failed delivery: the retry waits for it to lapse", "notification_id", n.ID, "error", rerr)
 		}
@@ -66,6 +68,10 @@ func (h *Handler) deliver(ctx context.Context, n notify.Notification) (notify.No
 	}
 	sent := h.Now().UTC()
 	n.Status, n.SentAt = notify.StatusSent, &sent
+	metrics.Notifications.WithLabelValues(n.Channel, "delivered").Inc()
+	if n.RemindAt != nil {
+		metrics.Late("delivered", *n.RemindAt, sent)
+	}
 	if err := h.Records.MarkSent(ctx, n); err != nil {
 		return n, err
 	}

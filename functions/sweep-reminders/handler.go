@@ -11,6 +11,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/todo-chatbot/functions/shared/events"
+	"github.com/todo-chatbot/functions/shared/metrics"
 	"github.com/todo-chatbot/functions/shared/reminder"
 	"github.com/todo-chatbot/functions/shared/state"
 	"github.com/todo-chatbot/functions/shared/task"
@@ -56,6 +57,24 @@ type Result struct {
 	Reconcile reminder.ReconcileResult
 }
 
+// record adds one run to the sweep metrics.
+func (r Result) record(ok bool) {
+	outcome := "ok"
+	if !ok {
+		outcome = "failed"
+	}
+	metrics.SweepRuns.WithLabelValues(outcome).Inc()
+	for kind, n := range map[string]int{
+		"tasks":                 r.Tasks,
+		"overdue_announced":     r.Overdue,
+		"reminders_rescheduled": r.Reconcile.Scheduled,
+		"reminders_fired_late":  r.Reconcile.Fired,
+		"reminders_cancelled":   r.Reconcile.Cancelled,
+	} {
+		metrics.SweepFound.WithLabelValues(kind).Add(float64(n))
+	}
+}
+
 // Sweep runs once over every user's pending tasks. A failure with one user
 // does not stop the others; the sweep reports it and the next run retries.
 func (h *Handler) Sweep(ctx context.Context) error {
@@ -72,6 +91,7 @@ func (h *Handler) Sweep(ctx context.Context) error {
 		}
 	}
 	res.Users = len(users)
+	res.record(len(errs) == 0)
 	h.Log.InfoContext(ctx, "sweep done", "users", res.Users, "tasks", res.Tasks, "overdue_announced", res.Overdue,
 		"reminders_checked", res.Reconcile.Checked, "rescheduled", res.Reconcile.Scheduled, "fired_late", res.Reconcile.Fired,
 		"took_ms", h.Now().Sub(start).Milliseconds(), "failures", len(errs))

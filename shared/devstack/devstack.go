@@ -36,6 +36,9 @@ type Function struct {
 // URL is the function's own base URL.
 func (f Function) URL() string { return "http://127.0.0.1:" + strconv.Itoa(f.AppPort) }
 
+// MetricsPort is where the function serves its Prometheus metrics.
+func (f Function) MetricsPort() int { return f.AppPort + 1000 }
+
 // DaprURL is its sidecar's HTTP API base URL.
 func (f Function) DaprURL() string { return "http://127.0.0.1:" + strconv.Itoa(f.HTTPPort) }
 
@@ -233,6 +236,8 @@ func (s *Stack) schedulerMTLSArgs() []string {
 func (s *Stack) appProc(f Function) *proc {
 	env := append([]string{
 		"PORT=" + strconv.Itoa(f.AppPort),
+		// Beside the app port, as daprd's internal gRPC port is beside its API's.
+		"METRICS_PORT=" + strconv.Itoa(f.MetricsPort()),
 		"DAPR_HTTP_PORT=" + strconv.Itoa(f.HTTPPort),
 		"DAPR_GRPC_PORT=" + strconv.Itoa(f.GRPCPort),
 	}, f.Env...)

@@ -14,11 +14,14 @@ import (
 // Every field has a default that works both under `make run` and in
 // Knative with a Dapr sidecar.
 type Config struct {
-	Name     string         // the Dapr app-id and Knative service name
-	Port     int            // PORT (8080): Knative sets it
-	LogLevel string         // LOG_LEVEL (info)
-	Sidecar  sidecar.Config // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN
-	AppToken secret.Value   // APP_API_TOKEN: when set, requests must carry it
+	Name string // the Dapr app-id and Knative service name
+	Port int    // PORT (8080): Knative sets it
+	// MetricsPort (METRICS_PORT, 9464) serves Prometheus metrics; 0 turns
+	// them off. Not 9090/9091 (Knative's queue-proxy) nor Dapr's 9095.
+	MetricsPort int
+	LogLevel    string         // LOG_LEVEL (info)
+	Sidecar     sidecar.Config // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN
+	AppToken    secret.Value   // APP_API_TOKEN: when set, requests must carry it
 
 	// DrainQuietPeriod (DRAIN_QUIET_PERIOD, 3s) is how long after SIGTERM
 	// the function keeps serving while no request arrives, so requests
@@ -39,6 +42,7 @@ func ConfigFromEnv(name string) (Config, error) {
 	c := Config{
 		Name:             name,
 		Port:             8080,
+		MetricsPort:      9464,
 		LogLevel:         Env("LOG_LEVEL", "info"),
 		DrainQuietPeriod: 3 * time.Second,
 		ShutdownTimeout:  30 * time.Second,
@@ -54,6 +58,11 @@ func ConfigFromEnv(name string) (Config, error) {
 	if p := os.Getenv("PORT"); p != "" {
 		if c.Port, err = strconv.Atoi(p); err != nil || c.Port <= 0 || c.Port > 65535 {
 			return c, fmt.Errorf("PORT=%q: not a port number", p)
+		}
+	}
+	if p := os.Getenv("METRICS_PORT"); p != "" {
+		if c.MetricsPort, err = strconv.Atoi(p); err != nil || c.MetricsPort < 0 || c.MetricsPort > 65535 {
+			return c, fmt.Errorf("METRICS_PORT=%q: not a port number", p)
 		}
 	}
 	if t := os.Getenv("APP_API_TOKEN"); t != "" {

@@ -20,6 +20,7 @@ import (
 	"github.com/dapr/go-sdk/service/common"
 	daprhttp "github.com/dapr/go-sdk/service/http"
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"knative.dev/pkg/network/handlers"
 
 	"github.com/todo-chatbot/functions/shared/events"
@@ -45,6 +46,8 @@ type Function struct {
 
 	jobs      map[string]JobHandler // by name prefix
 	daprTopic map[string]bool       // routes of Dapr subscriptions
+	cronRoute map[string]bool       // routes of cron bindings
+	metrics   *http.Server          // nil when METRICS_PORT is 0
 	errs      []error               // registration errors, reported by Run
 }
 
@@ -71,10 +74,11 @@ func NewWithConfig(cfg Config, log *slog.Logger) (*Function, error) {
 		mux:       chi.NewRouter(),
 		jobs:      map[string]JobHandler{},
 		daprTopic: map[string]bool{},
+		cronRoute: map[string]bool{},
 	}
 	f.drainer = &handlers.Drainer{QuietPeriod: cfg.DrainQuietPeriod, HealthCheck: f.probe}
 	// chi wants every middleware before the first route.
-	f.mux.Use(f.drain, f.track, lingerBody, f.recover, f.trace, f.authenticate, f.guardTopics)
+	f.mux.Use(f.drain, f.track, lingerBody, f.recover, f.trace, f.measure, f.authenticate, f.guardTopics)
 	f.svc = daprhttp.NewServiceWithMux(":"+strconv.Itoa(cfg.Port), f.mux)
 	f.mux.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	f.mux.Get("/readyz", f.ready)
@@ -120,9 +124,13 @@ func (f *Function) Run(ctx context.Context) error {
 	if err := errors.Join(f.errs...); err != nil {
 		return fmt.Errorf("%s: %w", f.cfg.Name, err)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- f.svc.Start() }()
-	f.log.Info("function started", "port", f.cfg.Port, "dapr_http_port", f.cfg.Sidecar.HTTPPort, "dapr_grpc_port", f.cfg.Sidecar.GRPCPort)
+	if f.cfg.MetricsPort != 0 {
+		f.metrics = &http.Server{Addr: ":" + strconv.Itoa(f.cfg.MetricsPort), Handler: promhttp.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { errc <- f.metrics.ListenAndServe() }()
+	}
+	f.log.Info("function started", "port", f.cfg.Port, "metrics_port", f.cfg.MetricsPort, "dapr_http_port", f.cfg.Sidecar.HTTPPort, "dapr_grpc_port", f.cfg.Sidecar.GRPCPort)
 
 	select {
 	case err := <-errc:
@@ -158,6 +166,9 @@ func (f *Function) Run(ctx context.Context) error {
 		}
 	}
 	err := f.svc.GracefulStop()
+	if f.metrics != nil {
+		_ = f.metrics.Close()
+	}
 	f.client.Close()
 	f.log.Info("stopped")
 	return err

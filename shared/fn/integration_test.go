@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -200,12 +201,13 @@ func TestTriggersThroughDapr(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets.json"),
 		[]byte(`{"notify-webhook":{"token":"`+webhookToken+`"}}`), 0o600))
 
-	ports, err := devstack.FreePorts(3)
+	ports, err := devstack.FreePorts(4)
 	require.NoError(t, err)
 	logs := &syncBuffer{}
 	cfg := fn.Config{
 		Name:            appID,
 		Port:            ports[0],
+		MetricsPort:     ports[3],
 		Sidecar:         sidecar.Config{Host: "127.0.0.1", HTTPPort: ports[1], GRPCPort: ports[2]},
 		ShutdownTimeout: 5 * time.Second,
 		PubSub:          "pubsub",
@@ -595,5 +597,25 @@ func TestTriggersThroughDapr(t *testing.T) {
 		out := logs.String()
 		assert.NotContains(t, out, webhookToken)
 		assert.Contains(t, out, "[REDACTED]")
+	})
+
+	t.Run("metrics count what the triggers above did", func(t *testing.T) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[3]))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		got := string(body)
+		for _, series := range []string{
+			`todo_events_total{outcome="success",topic="test.events"}`,
+			`todo_events_total{outcome="retry",topic="test.events"}`,
+			`todo_events_total{outcome="dead_lettered",topic="test.events"}`,
+			`todo_events_total{outcome="duplicate_skipped",topic="test.events"}`,
+			`todo_handler_duration_seconds_count{route="/dapr/topics/test.events",trigger="topic"}`,
+			`todo_handler_duration_seconds_count{route="/job/{name}",trigger="job"}`,
+			`todo_handler_duration_seconds_count{route="/test-cron",trigger="cron"}`,
+		} {
+			assert.Regexp(t, regexp.QuoteMeta(series)+` [1-9]`, got, "a non-zero %s", series)
+		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/todo-chatbot/functions/shared/logging"
+	"github.com/todo-chatbot/functions/shared/metrics"
 	"github.com/todo-chatbot/functions/shared/problem"
 )
 
@@ -60,7 +61,7 @@ func (f *Function) Subscribe(sub Subscription, h EventHandler) {
 		if err != nil {
 			err = Permanent(err)
 		} else {
-			err = f.handleEvent(ctx, "topic "+sub.Topic, e, h)
+			err = f.handleEvent(ctx, "topic "+sub.Topic, sub.Topic, e, h)
 		}
 		if err == nil {
 			return false, nil
@@ -131,7 +132,7 @@ func (f *Function) Event(path string, h EventHandler) {
 		if tp, ok := e.Extensions()["traceparent"].(string); ok && logging.TraceParent(ctx) == "" {
 			ctx = logging.WithTraceParent(ctx, tp)
 		}
-		switch err := f.handleEvent(ctx, "event "+path, e, h); {
+		switch err := f.handleEvent(ctx, "event "+path, strings.TrimPrefix(path, "/events/"), e, h); {
 		case err == nil:
 			w.WriteHeader(http.StatusAccepted)
 		case IsPermanent(err):
@@ -148,8 +149,9 @@ func DedupeKey(function string, e cloudevents.Event) string {
 }
 
 // handleEvent runs h once per event id: the same event may arrive twice,
-// by Kafka redelivery or by both the Dapr and the Knative path.
-func (f *Function) handleEvent(ctx context.Context, via string, e cloudevents.Event, h EventHandler) error {
+// by Kafka redelivery or by both the Dapr and the Knative path. topic
+// labels the outcome in todo_events_total.
+func (f *Function) handleEvent(ctx context.Context, via, topic string, e cloudevents.Event, h EventHandler) error {
 	key := DedupeKey(f.cfg.Name, e)
 	if f.dedupe != nil {
 		seen, err := f.dedupe.Seen(ctx, key)
@@ -159,6 +161,7 @@ func (f *Function) handleEvent(ctx context.Context, via string, e cloudevents.Ev
 		}
 		if seen {
 			f.log.InfoContext(ctx, "duplicate event skipped", "via", via, "id", e.ID(), "type", e.Type())
+			metrics.Events.WithLabelValues(topic, metrics.DuplicateSkipped).Inc()
 			return nil
 		}
 	}
@@ -168,6 +171,7 @@ func (f *Function) handleEvent(ctx context.Context, via string, e cloudevents.Ev
 	err := h(ctx, e)
 	switch {
 	case err == nil:
+		metrics.Events.WithLabelValues(topic, metrics.Success).Inc()
 		if f.dedupe != nil {
 			if err := f.dedupe.Mark(ctx, key); err != nil {
 				// The effect happened; handlers are idempotent, so a
@@ -177,8 +181,10 @@ func (f *Function) handleEvent(ctx context.Context, via string, e cloudevents.Ev
 		}
 		return nil
 	case IsPermanent(err):
+		metrics.Events.WithLabelValues(topic, metrics.DeadLettered).Inc()
 		f.log.WarnContext(ctx, "event dropped to dead letters", "via", via, "id", e.ID(), "type", e.Type(), "subject", e.Subject(), "error", err)
 	default:
+		metrics.Events.WithLabelValues(topic, metrics.Retry).Inc()
 		f.log.ErrorContext(ctx, "event failed; asking for redelivery", "via", via, "id", e.ID(), "type", e.Type(), "subject", e.Subject(), "error", err)
 	}
 	return err
@@ -188,6 +194,7 @@ func (f *Function) handleEvent(ctx context.Context, via string, e cloudevents.Ev
 // every CloudEvent posted to /events/<binding> (a Knative PingSource on the
 // same schedule, for when the function is scaled to zero).
 func (f *Function) Cron(binding string, h func(ctx context.Context) error) {
+	f.cronRoute["/"+binding] = true
 	err := f.svc.AddBindingInvocationHandler(binding, func(ctx context.Context, _ *common.BindingEvent) ([]byte, error) {
 		if err := h(ctx); err != nil {
 			f.log.ErrorContext(ctx, "cron run failed", "binding", binding, "error", err)

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -16,13 +19,14 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/todo-chatbot/functions/shared/logging"
+	"github.com/todo-chatbot/functions/shared/metrics"
 )
 
 var tracer = otel.Tracer("github.com/todo-chatbot/functions/shared/fn")
 
 // setupTracing makes every span the function starts a real one, continuing
 // the caller's W3C trace (so the ids that events, jobs and webhook calls
-// carry are always valid), and exports spans over OTLP/HTTP when
+// carry are always valid), and exports spans over OTLP when
 // OTEL_EXPORTER_OTLP_ENDPOINT is set; unset, nothing is exported. The
 // returned function flushes what is left to export.
 func setupTracing(ctx context.Context, name string) (func(context.Context) error, error) {
@@ -35,7 +39,7 @@ func setupTracing(ctx context.Context, name string) (func(context.Context) error
 	}
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" {
-		exp, err := otlptracehttp.New(ctx) // reads the OTEL_EXPORTER_OTLP_* variables
+		exp, err := otlpExporter(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -45,6 +49,16 @@ func setupTracing(ctx context.Context, name string) (func(context.Context) error
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	return tp.Shutdown, nil
+}
+
+// otlpExporter speaks OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" (as Dapr's own
+// tracing does in the chart), or HTTP (http/protobuf, the OpenTelemetry
+// default). Both read the other OTEL_EXPORTER_OTLP_* variables themselves.
+func otlpExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
+	if os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL") == "grpc" {
+		return otlptracegrpc.New(ctx)
+	}
+	return otlptracehttp.New(ctx)
 }
 
 // trace runs each request in a server span that continues the caller's
@@ -60,6 +74,36 @@ func (f *Function) trace(next http.Handler) http.Handler {
 			span.SetName(r.Method + " " + rc.RoutePattern())
 		}
 	})
+}
+
+// measure records each request's duration by trigger and route pattern
+// (never the raw path, which holds user and task ids).
+func (f *Function) measure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		metrics.HandlerDuration.WithLabelValues(f.trigger(r.URL.Path), route).Observe(time.Since(start).Seconds())
+	})
+}
+
+// trigger names what made a request: a Dapr subscription, a Knative
+// Eventing delivery, a Dapr job, a cron binding, or a plain HTTP call.
+func (f *Function) trigger(path string) string {
+	switch {
+	case f.daprTopic[path]:
+		return "topic"
+	case f.cronRoute[path]:
+		return "cron"
+	case strings.HasPrefix(path, "/events/"):
+		return "event"
+	case strings.HasPrefix(path, "/job/"):
+		return "job"
+	}
+	return "http"
 }
 
 // jobTrace is the trace context a job's JSON data may carry, so the job
