@@ -128,9 +128,12 @@ func (f *Function) Event(path string, h EventHandler) {
 			writeProblem(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		// The event's own trace context, as on the Dapr path: the request's
+		// is the delivering source's.
 		ctx := r.Context()
-		if tp, ok := e.Extensions()["traceparent"].(string); ok && logging.TraceParent(ctx) == "" {
-			ctx = logging.WithTraceParent(ctx, tp)
+		if tp, ok := e.Extensions()["traceparent"].(string); ok {
+			ts, _ := e.Extensions()["tracestate"].(string)
+			ctx = logging.WithTraceParent(ctx, tp, ts)
 		}
 		switch err := f.handleEvent(ctx, "event "+path, strings.TrimPrefix(path, "/events/"), e, h); {
 		case err == nil:
