@@ -80,29 +80,36 @@ func agendaMinutes(t task.Task, now time.Time) []time.Time {
 	return out
 }
 
-// agendaOps returns the writes that add t's entries to the agenda, for
-// the minutes that do not have one yet.
-func (d *Dapr) agendaOps(ctx context.Context, t task.Task) ([]state.Op, error) {
+// agendaOps returns the writes that add the entries of tasks to the
+// agenda, for the minutes that do not have them yet.
+func (d *Dapr) agendaOps(ctx context.Context, tasks ...task.Task) ([]state.Op, error) {
 	now := d.now()
-	expiry := map[string]time.Time{}
+	adds := map[string][]agendaEntry{}
+	minutes := map[string]time.Time{}
 	var keys []string
-	for _, minute := range agendaMinutes(t, now) {
-		k := agendaKey(minute, agendaShardOf(t.ID))
-		expiry[k] = minute.Add(AgendaMinute + AgendaRetention)
-		keys = append(keys, k)
+	for _, t := range tasks {
+		for _, minute := range agendaMinutes(t, now) {
+			k := agendaKey(minute, agendaShardOf(t.ID))
+			if _, ok := adds[k]; !ok {
+				keys = append(keys, k)
+				minutes[k] = minute
+			}
+			adds[k] = append(adds[k], agendaEntry{UserID: t.UserID, TaskID: t.ID})
+		}
 	}
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	items, err := d.st.GetMany(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
 	stored := map[string]state.Item{}
-	for _, it := range items {
-		stored[it.Key] = it
+	for chunk := range slices.Chunk(keys, readBatch) {
+		items, err := d.st.GetMany(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			stored[it.Key] = it
+		}
 	}
-	entry := agendaEntry{UserID: t.UserID, TaskID: t.ID}
 	var ops []state.Op
 	for _, k := range keys {
 		var sh agendaShard
@@ -112,12 +119,17 @@ func (d *Dapr) agendaOps(ctx context.Context, t task.Task) ([]state.Op, error) {
 				return nil, fmt.Errorf("decode %s: %w", k, err)
 			}
 		}
-		if slices.Contains(sh.Entries, entry) {
+		n := len(sh.Entries)
+		for _, e := range adds[k] {
+			if !slices.Contains(sh.Entries, e) {
+				sh.Entries = append(sh.Entries, e)
+			}
+		}
+		if len(sh.Entries) == n {
 			continue
 		}
-		sh.Entries = append(sh.Entries, entry)
 		// Round up, so an entry never expires before its retention ends.
-		ttl := expiry[k].Sub(now) + time.Second
+		ttl := minutes[k].Add(AgendaMinute+AgendaRetention).Sub(now) + time.Second
 		ops = append(ops, putOrCreate(k, sh, it.ETag).WithTTL(ttl))
 	}
 	return ops, nil

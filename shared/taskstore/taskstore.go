@@ -280,30 +280,16 @@ func (d *Dapr) Scan(ctx context.Context, userID string, from *task.Position, des
 		return nil, false, err
 	}
 	refs := h.window(from, desc, n)
-	keys := make([]string, len(refs))
-	for i, r := range refs {
-		keys[i] = pageKey(userID, r.N)
-	}
-	items, err := d.st.GetMany(ctx, keys)
+	pages, _, err := d.pages(ctx, userID, refs)
 	if err != nil {
 		return nil, false, err
 	}
-	byKey := map[string]json.RawMessage{}
-	for _, it := range items {
-		byKey[it.Key] = it.Value
-	}
 	var pos []task.Position
-	for _, k := range keys {
-		var pg page
-		if raw, ok := byKey[k]; ok {
-			if err := json.Unmarshal(raw, &pg); err != nil {
-				return nil, false, fmt.Errorf("decode %s: %w", k, err)
-			}
-		}
+	for _, entries := range pages {
 		if desc {
-			slices.Reverse(pg.Entries)
+			slices.Reverse(entries)
 		}
-		for _, p := range pg.Entries {
+		for _, p := range entries {
 			if from != nil && (desc && p.Compare(*from) >= 0 || !desc && p.Compare(*from) <= 0) {
 				continue
 			}
@@ -326,6 +312,38 @@ func (d *Dapr) Scan(ctx context.Context, userID string, from *task.Position, des
 	}
 	tasks, err := d.tasks(ctx, tkeys)
 	return tasks, more, err
+}
+
+// pages reads the pages refs name, in their order: each page's positions,
+// and its ETag by page number.
+func (d *Dapr) pages(ctx context.Context, userID string, refs []pageRef) ([][]task.Position, map[int]string, error) {
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		keys[i] = pageKey(userID, r.N)
+	}
+	items, err := d.st.GetMany(ctx, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	byKey := map[string]state.Item{}
+	for _, it := range items {
+		byKey[it.Key] = it
+	}
+	out := make([][]task.Position, 0, len(refs))
+	etags := map[int]string{}
+	for i, r := range refs {
+		it, ok := byKey[keys[i]]
+		if !ok {
+			continue
+		}
+		var pg page
+		if err := json.Unmarshal(it.Value, &pg); err != nil {
+			return nil, nil, fmt.Errorf("decode %s: %w", it.Key, err)
+		}
+		out = append(out, pg.Entries)
+		etags[r.N] = it.ETag
+	}
+	return out, etags, nil
 }
 
 func (d *Dapr) List(ctx context.Context, userID string) ([]task.Task, error) {
