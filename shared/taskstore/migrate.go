@@ -119,13 +119,8 @@ func (d *Dapr) migrateUser(ctx context.Context, userID string) (int, error) {
 	for n, etag := range pageETags {
 		ops = append(ops, state.Delete(pageKey(userID, n), etag))
 	}
-	next := head{Count: len(all), Next: h.Next}
-	for entries := range slices.Chunk(all, PageSize) {
-		pg := page{Entries: entries}
-		next.Pages = append(next.Pages, pageRef{N: next.Next, Count: len(entries), First: entries[0]})
-		ops = append(ops, state.Create(pageKey(userID, next.Next), pg))
-		next.Next++
-	}
+	next, pageOps := paginate(userID, h.Next, all)
+	ops = append(ops, pageOps...)
 	ops = append(ops, putOrCreate(headKey(userID), next, hetag), state.Delete(legacyIndexKey(userID), letag))
 	agenda, err := d.agendaOps(ctx, moved...)
 	if err != nil {
@@ -138,4 +133,77 @@ func (d *Dapr) migrateUser(ctx context.Context, userID string) (int, error) {
 		return 0, err
 	}
 	return len(moved), nil
+}
+
+// paginate lays positions (sorted) out in full pages numbered from first,
+// and returns the head over them and the writes of the new pages.
+func paginate(userID string, first int, all []task.Position) (head, []state.Op) {
+	h := head{Count: len(all), Next: first}
+	var ops []state.Op
+	for entries := range slices.Chunk(all, PageSize) {
+		h.Pages = append(h.Pages, pageRef{N: h.Next, Count: len(entries), First: entries[0]})
+		ops = append(ops, state.Create(pageKey(userID, h.Next), page{Entries: entries}))
+		h.Next++
+	}
+	return h, ops
+}
+
+// importBatch is about how many writes one transaction of Import carries.
+const importBatch = 500
+
+// Import stores the tasks of users who have none yet, many in one
+// transaction, with their index and agenda entries: the fast way to load
+// a store (benchmarks, restores). A user who already has tasks makes it
+// fail with ErrConflict; users of a failed batch are not stored.
+func (d *Dapr) Import(ctx context.Context, tasks []task.Task) error {
+	byUser := map[string][]task.Task{}
+	var users []string
+	for _, t := range tasks {
+		if _, ok := byUser[t.UserID]; !ok {
+			users = append(users, t.UserID)
+		}
+		byUser[t.UserID] = append(byUser[t.UserID], t)
+	}
+	var ops []state.Op
+	var batch []task.Task
+	flush := func() error {
+		agenda, err := d.agendaOps(ctx, batch...)
+		if err == nil {
+			err = d.st.Transact(ctx, append(ops, agenda...)...)
+		}
+		if errors.Is(err, state.ErrConflict) {
+			err = fmt.Errorf("%w: a user already has tasks, or the agenda changed meanwhile: %v", ErrConflict, err)
+		}
+		ops, batch = nil, nil
+		return err
+	}
+	for _, u := range users {
+		ts := byUser[u]
+		pos := make([]task.Position, len(ts))
+		for i, t := range ts {
+			pos[i] = task.PositionOf(t)
+			ops = append(ops, state.Create(taskKey(u, t.ID), t))
+			if len(ops) >= importBatch {
+				// A long list's tasks go ahead of its index: unlisted
+				// until the index is written.
+				if err := d.st.Transact(ctx, ops...); err != nil {
+					return err
+				}
+				ops = nil
+			}
+		}
+		slices.SortFunc(pos, task.Position.Compare)
+		h, pageOps := paginate(u, 0, pos)
+		ops = append(append(ops, pageOps...), state.Create(headKey(u), h))
+		batch = append(batch, ts...)
+		if len(ops) >= importBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	return flush()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,6 +187,38 @@ func suite(t *testing.T, st *state.Store, run string) {
 		require.NoError(t, err)
 		require.NoError(t, s.Delete(ctx, user, "due", v))
 		assert.Empty(t, mine(5*time.Minute, 7*time.Minute))
+	})
+
+	t.Run("import loads new users in bulk", func(t *testing.T) {
+		now := time.Now().UTC()
+		var tasks []task.Task
+		for u := range 3 {
+			for i := range 1 + u*350 {
+				tk := newTask(fmt.Sprintf("%s-import-%d", run, u), fmt.Sprintf("i%04d", i), t0.Add(-time.Duration(i)*time.Second))
+				if i == 0 {
+					r := now.Add(10 * time.Minute)
+					tk.RemindAt = &r
+				}
+				tasks = append(tasks, tk)
+			}
+		}
+		require.NoError(t, s.Import(ctx, tasks))
+		for u := range 3 {
+			all, err := s.List(ctx, fmt.Sprintf("%s-import-%d", run, u))
+			require.NoError(t, err)
+			require.Len(t, all, 1+u*350)
+			assert.Equal(t, fmt.Sprintf("i%04d", u*350), all[0].ID, "creation order")
+		}
+		agenda, err := s.Agenda(ctx, now.Add(9*time.Minute), now.Add(11*time.Minute))
+		require.NoError(t, err)
+		filed := 0
+		for _, tk := range agenda {
+			if tk.ID == "i0000" && strings.HasPrefix(tk.UserID, run+"-import-") {
+				filed++
+			}
+		}
+		assert.Equal(t, 3, filed, "every imported reminder is in the agenda")
+		assert.ErrorIs(t, s.Import(ctx, tasks[:1]), taskstore.ErrConflict, "import is for new users only")
 	})
 
 	t.Run("migration from the legacy layout, interrupted and run again", func(t *testing.T) {
