@@ -331,3 +331,26 @@ func TestListReadsOnTheOrderOfItsPage(t *testing.T) {
 	}
 	assert.LessOrEqual(t, cost[3000], 2+2+20, "the head, at most two pages and the page's tasks: %v", cost)
 }
+
+func TestTaskLimitOverFakeState(t *testing.T) {
+	s := taskstore.NewDapr(state.New(newFakeState(), "tasks"))
+	ctx := context.Background()
+	t0 := time.Now().UTC()
+	mk := func(id string) task.Task {
+		return task.Task{ID: id, UserID: "u", Title: "t", Priority: task.PriorityLow, CreatedAt: t0, UpdatedAt: t0}
+	}
+	var all []task.Task
+	for i := range taskstore.MaxTasks {
+		all = append(all, mk(fmt.Sprintf("t%05d", i)))
+	}
+	require.NoError(t, s.Import(ctx, all))
+	assert.ErrorIs(t, s.Create(ctx, mk("one-more")), taskstore.ErrFull)
+
+	_, v, err := s.Get(ctx, "u", "t00000")
+	require.NoError(t, err)
+	next := mk("next")
+	assert.ErrorIs(t, s.Complete(ctx, all[0], v, &next), taskstore.ErrFull, "a next occurrence counts too")
+
+	require.NoError(t, s.Delete(ctx, "u", "t00000", v))
+	require.NoError(t, s.Create(ctx, mk("one-more")), "a delete makes room")
+}
