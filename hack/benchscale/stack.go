@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -62,6 +63,13 @@ func start(root, kind string, keep bool) (*stack, error) {
 	if err := os.WriteFile(filepath.Join(dir, "secrets.json"), b, 0o600); err != nil {
 		return nil, err
 	}
+	// The functions of this tree, built apart from bin/, which `make run`
+	// of another tree may be using.
+	build := exec.Command("go", append([]string{"build", "-o", filepath.Join(dir, "bin") + string(os.PathSeparator)}, prefixed("./functions/", functions)...)...)
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building functions: %v\n%s", err, out)
+	}
 	base, err := devstack.FreeBlock(6)
 	if err != nil {
 		return nil, err
@@ -76,7 +84,7 @@ func start(root, kind string, keep bool) (*stack, error) {
 		if err != nil {
 			return nil, err
 		}
-		fns = append(fns, devstack.Function{Name: name, Binary: filepath.Join(root, "bin", name), AppPort: p[0], HTTPPort: p[1], GRPCPort: g,
+		fns = append(fns, devstack.Function{Name: name, Binary: filepath.Join(dir, "bin", name), AppPort: p[0], HTTPPort: p[1], GRPCPort: g,
 			Env: []string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms"}})
 	}
 	broker := "127.0.0.1:" + strconv.Itoa(base+5)
@@ -95,6 +103,14 @@ func start(root, kind string, keep bool) (*stack, error) {
 	}
 	s.store = taskstore.NewDapr(state.New(s.client, "tasks"))
 	return s, nil
+}
+
+func prefixed(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + n
+	}
+	return out
 }
 
 func copyResources(from, to string, variant map[string]string) error {
