@@ -354,3 +354,51 @@ func TestTaskLimitOverFakeState(t *testing.T) {
 	require.NoError(t, s.Delete(ctx, "u", "t00000", v))
 	require.NoError(t, s.Create(ctx, mk("one-more")), "a delete makes room")
 }
+
+// The keys a sweep's agenda read and a create touch depend on the work,
+// not on how many users or tasks the store holds.
+func TestCostFollowsTheWorkOverFakeState(t *testing.T) {
+	fake := newFakeState()
+	s := taskstore.NewDapr(state.New(fake, "tasks"))
+	ctx := context.Background()
+	now := time.Now().UTC()
+	seeded := 0
+	seed := func(users int) {
+		var ts []task.Task
+		for u := seeded; u < users; u++ {
+			tk := task.Task{ID: "t", UserID: fmt.Sprintf("u%06d", u), Title: "t", Priority: task.PriorityLow, CreatedAt: now, UpdatedAt: now}
+			if u%100 == 0 { // 1% with a reminder in the next week
+				r := now.Add(time.Hour + time.Duration(u)*time.Minute%(7*24*time.Hour))
+				tk.RemindAt = &r
+			}
+			ts = append(ts, tk)
+		}
+		require.NoError(t, s.Import(ctx, ts))
+		seeded = users
+	}
+	sweepReads := func() int {
+		before := fake.readCount()
+		_, err := s.Agenda(ctx, now.Add(-5*time.Minute), now.Add(2*time.Minute))
+		require.NoError(t, err)
+		return fake.readCount() - before
+	}
+	seed(1000)
+	small := sweepReads()
+	seed(20000)
+	assert.Equal(t, small, sweepReads(), "the agenda read of one run is the same at 1,000 and 20,000 users")
+
+	createReads := func(user string, i int) int {
+		before := fake.readCount()
+		require.NoError(t, s.Create(ctx, task.Task{ID: fmt.Sprintf("c%05d", i), UserID: user, Title: "t", Priority: task.PriorityLow,
+			CreatedAt: now.Add(time.Duration(i) * time.Millisecond), UpdatedAt: now}))
+		return fake.readCount() - before
+	}
+	var bulk []task.Task
+	for i := range taskstore.MaxTasks - 1 {
+		bulk = append(bulk, task.Task{ID: fmt.Sprintf("b%05d", i), UserID: "big", Title: "t", Priority: task.PriorityLow,
+			CreatedAt: now.Add(-time.Duration(i) * time.Second), UpdatedAt: now})
+	}
+	require.NoError(t, s.Import(ctx, bulk))
+	createReads("fresh", 0)
+	assert.Equal(t, createReads("fresh", 1), createReads("big", 1), "a create reads as many keys at a user's 10,000th task as at the 2nd")
+}
