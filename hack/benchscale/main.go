@@ -31,7 +31,7 @@ func main() {
 	out := flag.String("out", "docs", "folder for benchmarks-scale.md, .json and .png")
 	keep := flag.Bool("keep", false, "keep each stack's folder (logs, data)")
 	flag.Parse()
-	cfg := config{Due: 20, Creates: 200, Rate: 100, Lists: 40}
+	cfg := config{Due: 20, Creates: 300, Rate: 100, Lists: 100}
 	var err error
 	if cfg.Users, err = sizes(*users); err != nil {
 		log.Fatal(err)

@@ -71,10 +71,10 @@ func (r report) markdown() string {
 	fmt.Fprintf(&b, "Measured by `make bench-scale` (`hack/benchscale`) on %s, in %s. Raw numbers: [benchmarks-scale.json](benchmarks-scale.json); chart: [benchmarks-scale.png](benchmarks-scale.png).\n\n",
 		r.Started.Format(time.RFC3339), r.Took)
 	fmt.Fprintf(&b, "**Method.** A stack of create-task, list-tasks, sweep-reminders and fire-reminder, each with its daprd, on each store. "+
-		"Users are seeded through `taskstore.Import` (Dapr transactions of about 500 writes, many users each), one task per user, 1%% of them with a reminder in the next week. "+
+		"Each stack first takes 20 creates unmeasured (connections, the broker's first publish). Users are seeded through `taskstore.Import` (Dapr transactions of about 500 writes, many users each), one task per user, 1%% of them with a reminder in the next week. "+
 		"At each size: %d reminders are made due 40 s ahead (the previous size's deleted), one sweep sets its window, and the median of the next three sweeps is reported, from the sweep's own `took_ms`; "+
 		"then %d new users create their first task straight at create-task, open loop at %.0f/s. "+
-		"One user's list is seeded the same way up to each size less 20 tasks; the last 20 are created over HTTP (their P50 is the create figure) and `limit=20` listings are timed (%d of the default order, fewer of each other query). "+
+		"One user's list is seeded the same way up to each size less 50 tasks; the last 50 (or all, below 50) are created over HTTP (their P50 is the create figure) and `limit=20` listings are timed (%d of the default order, fewer of each other query). "+
 		"Sizes run: users %v, one user's tasks %v. The machine (2 cores) is shared: every figure includes other work's noise.\n\n",
 		r.Config.Due, r.Config.Creates, r.Config.Rate, r.Config.Lists, r.Config.Users, r.Config.Tasks)
 	b.WriteString("## Goals\n\n| Store | Goal | Target | Measured | Verdict |\n|---|---|---|---|---|\n")
