@@ -15,5 +15,6 @@ bench-quick: tools functions ## the same benchmarks at small sizes (under 2 min)
 SCALE_USERS ?= 1000,10000,100000
 SCALE_TASKS ?= 10,1000,10000
 SCALE_STORES ?= sqlite,postgres
-bench-scale: tools ## create, list and sweep latency against data size (SCALE_USERS, SCALE_TASKS, SCALE_STORES): writes docs/benchmarks-scale.{md,json,png}
-	$(GO) run ./hack/benchscale -users $(SCALE_USERS) -tasks $(SCALE_TASKS) -stores $(SCALE_STORES) -out docs
+SCALE_RATE ?= 100
+bench-scale: tools ## create, list and sweep latency against data size (SCALE_USERS, SCALE_TASKS, SCALE_STORES, SCALE_RATE): writes docs/benchmarks-scale.{md,json,png}
+	$(GO) run ./hack/benchscale -users $(SCALE_USERS) -tasks $(SCALE_TASKS) -stores $(SCALE_STORES) -rate $(SCALE_RATE) -out docs

@@ -30,8 +30,9 @@ func main() {
 	stores := flag.String("stores", "sqlite,postgres", "stores to measure: sqlite, postgres")
 	out := flag.String("out", "docs", "folder for benchmarks-scale.md, .json and .png")
 	keep := flag.Bool("keep", false, "keep each stack's folder (logs, data)")
+	rate := flag.Float64("rate", 100, "creates per second of new users, open loop")
 	flag.Parse()
-	cfg := config{Due: 20, Creates: 300, Rate: 100, Lists: 100}
+	cfg := config{Due: 20, Creates: 300, Rate: *rate, Lists: 100}
 	var err error
 	if cfg.Users, err = sizes(*users); err != nil {
 		log.Fatal(err)
