@@ -86,9 +86,9 @@ func (r report) markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", g.store, g.name, g.target, g.measured, v)
 	}
 	for _, s := range r.Stores {
-		fmt.Fprintf(&b, "\n## %s: users\n\n| users | seed (s) | sweep (ms) | sweep read: tasks / reminders | create P50 (ms) | create P95 (ms) | create errors |\n|---|---|---|---|---|---|---|\n", s.Store)
+		fmt.Fprintf(&b, "\n## %s: users\n\n| users | seed (s) | sweep (ms) | sweep read: tasks / reminders | create P50 (ms) | create P95 (ms) | creates achieved (/s) | create errors |\n|---|---|---|---|---|---|---|---|\n", s.Store)
 		for _, p := range s.Users {
-			fmt.Fprintf(&b, "| %d | %.1f | %.0f | %d / %d | %.1f | %.1f | %d |\n", p.Users, p.SeedS, p.Sweep.TookMS, p.Sweep.Tasks, p.Sweep.Reminders, p.CreateP50, p.CreateP95, p.CreateErr)
+			fmt.Fprintf(&b, "| %d | %.1f | %.0f | %d / %d | %.1f | %.1f | %.0f | %d |\n", p.Users, p.SeedS, p.Sweep.TookMS, p.Sweep.Tasks, p.Sweep.Reminders, p.CreateP50, p.CreateP95, p.CreateRate, p.CreateErr)
 		}
 		if len(s.Users) > 0 && s.Users[0].CatchUp != nil {
 			c := s.Users[0].CatchUp
