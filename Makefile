@@ -13,7 +13,7 @@ DAPR_VERSION := $(shell awk '$$1 == "github.com/dapr/dapr" { sub(/^v/, "", $$2);
 FUNCTIONS := $(notdir $(wildcard functions/*))
 DAPR_LDFLAGS := -s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)
 
-.PHONY: all build tools functions run test test-unit test-integration vet clean help
+.PHONY: all build tools functions run migrate test test-unit test-integration vet clean help
 
 all: build
 
@@ -49,6 +49,11 @@ functions: ## build every function into bin/
 # access control, which needs MTLS=1 to know who calls).
 run: build ## start the broker, the scheduler and every function with its sidecar (MTLS=1, DAPR_CONFIG=file)
 	$(GO) run ./hack/stack $(if $(MTLS),-mtls) $(if $(DAPR_CONFIG),-config $(DAPR_CONFIG))
+
+# Against the stack `make run` started; in a cluster run the same command as
+# a Job with a Dapr sidecar (see hack/migrate).
+migrate: ## move a task store of the legacy layout into the paged index and the agenda (idempotent, resumable)
+	$(GO) run ./hack/migrate -stack .run/stack.json
 
 vet: ## go vet and gofmt
 	$(GO) vet ./...

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -40,14 +41,12 @@ func (e *env) create(t *testing.T, user string, body any, headers ...string) fak
 	return fakes.Do(t, e.routes, http.MethodPost, "/users/"+user+"/tasks", body, headers...)
 }
 
-// stored returns every task of every user.
+// stored returns every task of the users the tests create tasks for.
 func (e *env) stored(t *testing.T) []task.Task {
 	t.Helper()
 	ctx := context.Background()
-	users, err := e.store.Inner.Users(ctx)
-	require.NoError(t, err)
 	var all []task.Task
-	for _, u := range users {
+	for _, u := range []string{"user-1", "user-2"} {
 		ts, err := e.store.Inner.List(ctx, u)
 		require.NoError(t, err)
 		all = append(all, ts...)
@@ -299,4 +298,16 @@ func TestCreateStoresPerUser(t *testing.T) {
 	id := fakes.DecodeTask(t, r.Body).ID
 	_, _, err := e.store.Inner.Get(context.Background(), "user-2", id)
 	assert.ErrorIs(t, err, taskstore.ErrNotFound, "another user cannot reach the task")
+}
+
+func TestCreateBeyondTheTaskLimit(t *testing.T) {
+	e := newEnv(t)
+	for i := range taskstore.MaxTasks {
+		require.NoError(t, e.store.Inner.Create(context.Background(), task.Task{ID: fmt.Sprintf("t%05d", i), UserID: "user-1", Title: "t"}))
+	}
+	r := e.create(t, "user-1", `{"title":"one too many"}`)
+	require.Equal(t, http.StatusConflict, r.Status)
+	assert.Contains(t, r.Problem(t).Detail, "the most allowed")
+	assert.Empty(t, e.pub.Events(), "nothing published")
+	assert.Equal(t, http.StatusCreated, e.create(t, "user-2", `{"title":"theirs"}`).Status, "the limit is per user")
 }

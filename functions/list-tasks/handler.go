@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -56,22 +57,54 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		taskapi.WriteError(ctx, h.Log, w, err)
 		return
 	}
-	all, err := h.Tasks.List(ctx, userID)
-	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
-	}
-	items, next, err := q.Apply(all)
+	items, next, err := h.page(ctx, userID, q)
 	if err != nil {
 		taskapi.WriteError(ctx, h.Log, w, err)
 		return
 	}
 	page := Page{Items: items}
-	if page.Items == nil {
-		page.Items = []task.Task{}
-	}
 	if next != "" {
 		page.NextCursor = &next
 	}
 	taskapi.WriteJSON(w, http.StatusOK, page)
+}
+
+// page reads what q's page needs. A creation-order listing reads the
+// user's index from the cursor on, about limit tasks when unfiltered and
+// at most task.MaxScan when filtered; other orders read every task of the
+// user, which taskstore.MaxTasks bounds.
+func (h *Handler) page(ctx context.Context, userID string, q task.Query) ([]task.Task, string, error) {
+	desc, ok := q.CreationOrder()
+	if !ok {
+		all, err := h.Tasks.List(ctx, userID)
+		if err != nil {
+			return nil, "", err
+		}
+		return q.Apply(all)
+	}
+	from, err := q.StartAfter()
+	if err != nil {
+		return nil, "", err
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = task.DefaultLimit
+	}
+	n := limit // tasks per read
+	if q.Filtered() {
+		n = task.MaxLimit
+	}
+	var scanned []task.Task
+	for {
+		got, more, err := h.Tasks.Scan(ctx, userID, from, desc, n)
+		if err != nil {
+			return nil, "", err
+		}
+		scanned = append(scanned, got...)
+		if !more || len(got) == 0 || !q.Filtered() || len(scanned) >= task.MaxScan || q.Count(scanned) >= limit {
+			return q.Page(scanned, more)
+		}
+		last := task.PositionOf(got[len(got)-1])
+		from = &last
+	}
 }

@@ -292,13 +292,52 @@ func TestListBadQuery(t *testing.T) {
 	}
 	_, r := e.list(t, "user:1..", "")
 	assert.Equal(t, []string{"user_id"}, r.Fields(t))
-	assert.Equal(t, 0, e.store.Calls(fakes.OpList), "a bad request reads nothing")
+	assert.Equal(t, 0, e.store.Calls(fakes.OpList)+e.store.Calls(fakes.OpScan), "a bad request reads nothing")
 }
 
 func TestListStoreFailure(t *testing.T) {
+	for _, tc := range []struct {
+		op    fakes.Op
+		query string
+	}{{fakes.OpScan, ""}, {fakes.OpScan, "status=pending"}, {fakes.OpList, "sort=title"}} {
+		e := newEnv(t)
+		e.store.FailNext(tc.op, nil)
+		_, r := e.list(t, "user-1", tc.query)
+		require.Equal(t, http.StatusInternalServerError, r.Status, tc.query)
+		r.Problem(t)
+	}
+}
+
+func TestListInCreationOrderReadsOnlyItsPage(t *testing.T) {
 	e := newEnv(t)
-	e.store.FailNext(fakes.OpList, nil)
-	_, r := e.list(t, "user-1", "")
-	require.Equal(t, http.StatusInternalServerError, r.Status)
-	r.Problem(t)
+	for i := range 300 {
+		e.add(t, task.Task{ID: fmt.Sprintf("t%03d", i), UserID: "user-1", Title: "t", CreatedAt: t0.Add(time.Duration(i) * time.Second)})
+	}
+	var read []string
+	e.store.Before = func(op fakes.Op, _, _ string) error {
+		read = append(read, string(op))
+		return nil
+	}
+	p, _ := e.list(t, "user-1", "limit=20&sort=-created_at")
+	require.Len(t, p.Items, 20)
+	assert.Equal(t, "t299", p.Items[0].ID)
+	assert.Equal(t, []string{"Scan"}, read, "one read of the index window, never the whole list")
+}
+
+func TestListFilterScanIsBoundedAndContinues(t *testing.T) {
+	e := newEnv(t)
+	for i := range task.MaxScan + 50 {
+		e.add(t, task.Task{ID: fmt.Sprintf("t%04d", i), UserID: "user-1", Title: "t", CreatedAt: t0.Add(time.Duration(i) * time.Second)})
+	}
+	e.add(t, task.Task{ID: "needle", UserID: "user-1", Title: "t", Priority: task.PriorityHigh, CreatedAt: t0.Add(time.Hour)})
+
+	p, r := e.list(t, "user-1", "priority=high&limit=5")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Empty(t, p.Items, "the scan stopped at its bound before the match")
+	require.NotNil(t, p.NextCursor, "and says where to continue")
+
+	p, r = e.list(t, "user-1", "priority=high&limit=5&cursor="+url.QueryEscape(*p.NextCursor))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Equal(t, []string{"needle"}, ids(p))
+	assert.Nil(t, p.NextCursor)
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
@@ -21,10 +23,18 @@ import (
 
 const source = "sweep-reminders"
 
-// Reminders further in the past than this are left alone: they were
-// handled (or the user no longer cares), and records of them may have
-// expired. The same bounds which tasks are announced overdue.
-const lookback = 24 * time.Hour
+// The window of one run. A run covers the agenda from its previous
+// successful run (less overlap, for writes that committed late) to ahead
+// of now, so a reminder due before the next run has its job checked in
+// time. Reminders and due times further back than lookback are left
+// alone: they were handled (or the user no longer cares), and records of
+// them may have expired; the first run, or one after a long outage, looks
+// back that far.
+const (
+	lookback = taskstore.AgendaRetention
+	overlap  = 5 * time.Minute
+	ahead    = 2 * time.Minute
+)
 
 // Reconciler reconciles one user's reminders (fire-reminder does).
 type Reconciler interface {
@@ -39,11 +49,19 @@ type Marks interface {
 	Unmark(ctx context.Context, key string) error
 }
 
+// Progress remembers when the last run that did all its work started.
+type Progress interface {
+	// Last is that time, zero when there was none.
+	Last(ctx context.Context) (time.Time, error)
+	Save(ctx context.Context, at time.Time) error
+}
+
 // Handler runs the sweep.
 type Handler struct {
 	Tasks      taskstore.Store
 	Reconciler Reconciler
 	Marks      Marks
+	Progress   Progress
 	Events     events.Publisher
 	Log        *slog.Logger
 	Now        func() time.Time
@@ -75,44 +93,66 @@ func (r Result) record(ok bool) {
 	}
 }
 
-// Sweep runs once over every user's pending tasks. A failure with one user
-// does not stop the others; the sweep reports it and the next run retries.
+// window is the span of agenda minutes one run reads, and when it started.
+type window struct{ from, now, to time.Time }
+
+// Sweep runs once over the agenda since the previous run. A failure with
+// one user does not stop the others; the sweep reports it and, as it does
+// not record its progress then, the next run covers the same times again.
 func (h *Handler) Sweep(ctx context.Context) error {
 	start := h.Now()
-	users, err := h.Tasks.Users(ctx)
+	w := window{from: start.Add(-lookback), now: start, to: start.Add(ahead)}
+	last, err := h.Progress.Last(ctx)
 	if err != nil {
 		return err
 	}
-	var res Result
+	if since := last.Add(-overlap); since.After(w.from) {
+		w.from = since
+	}
+	tasks, err := h.Tasks.Agenda(ctx, w.from, w.to)
+	if err != nil {
+		return err
+	}
+	byUser := map[string][]task.Task{}
+	for _, t := range tasks {
+		byUser[t.UserID] = append(byUser[t.UserID], t)
+	}
+	res := Result{Users: len(byUser), Tasks: len(tasks)}
 	var errs []error
-	for _, u := range users {
-		if err := h.sweepUser(ctx, u, start, &res); err != nil {
+	for _, u := range slices.Sorted(maps.Keys(byUser)) {
+		if err := h.sweepUser(ctx, u, byUser[u], w, &res); err != nil {
 			errs = append(errs, fmt.Errorf("user %s: %w", u, err))
 		}
 	}
-	res.Users = len(users)
+	if len(errs) == 0 {
+		if err := h.Progress.Save(ctx, start); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	res.record(len(errs) == 0)
-	h.Log.InfoContext(ctx, "sweep done", "users", res.Users, "tasks", res.Tasks, "overdue_announced", res.Overdue,
+	h.Log.InfoContext(ctx, "sweep done", "from", w.from, "to", w.to, "users", res.Users, "tasks", res.Tasks, "overdue_announced", res.Overdue,
 		"reminders_checked", res.Reconcile.Checked, "rescheduled", res.Reconcile.Scheduled, "fired_late", res.Reconcile.Fired,
 		"took_ms", h.Now().Sub(start).Milliseconds(), "failures", len(errs))
 	return errors.Join(errs...)
 }
 
-func (h *Handler) sweepUser(ctx context.Context, userID string, now time.Time, res *Result) error {
-	tasks, err := h.Tasks.List(ctx, userID)
-	if err != nil {
-		return err
-	}
+// in reports whether at is set and within (from, to).
+func in(at *time.Time, from, to time.Time) bool {
+	return at != nil && at.After(from) && at.Before(to)
+}
+
+func (h *Handler) sweepUser(ctx context.Context, userID string, tasks []task.Task, w window, res *Result) error {
 	req := reminder.Reconcile{UserID: userID}
 	for _, t := range tasks {
-		res.Tasks++
 		if t.Completed {
 			continue
 		}
-		if t.RemindAt != nil && t.RemindAt.After(now.Add(-lookback)) {
+		// The agenda bounds what a run reads; a time filed late (set in
+		// the past) is still within lookback.
+		if in(t.RemindAt, w.now.Add(-lookback), w.to) {
 			req.TaskIDs = append(req.TaskIDs, t.ID)
 		}
-		if t.DueAt != nil && t.DueAt.Before(now) && t.DueAt.After(now.Add(-lookback)) {
+		if in(t.DueAt, w.now.Add(-lookback), w.now) {
 			announced, err := h.announceOverdue(ctx, t)
 			if err != nil {
 				return err
@@ -191,4 +231,25 @@ func (s StateMarks) Mark(ctx context.Context, key string, ttl time.Duration) (bo
 
 func (s StateMarks) Unmark(ctx context.Context, key string) error {
 	return s.Store.Apply(ctx, state.Delete(key, ""))
+}
+
+// progressKey holds the start of the last complete run, in the tasks store.
+const progressKey = "sweep/progress"
+
+// StateProgress keeps the sweep's progress in a state store. Two replicas
+// sweeping at once may overwrite each other's time: the next run then
+// covers a little more, which repeats nothing a run does twice.
+type StateProgress struct{ Store *state.Store }
+
+func (s StateProgress) Last(ctx context.Context) (time.Time, error) {
+	var at time.Time
+	_, err := s.Store.Get(ctx, progressKey, &at)
+	if errors.Is(err, state.ErrNotFound) {
+		return time.Time{}, nil
+	}
+	return at, err
+}
+
+func (s StateProgress) Save(ctx context.Context, at time.Time) error {
+	return s.Store.Apply(ctx, state.Put(progressKey, at.UTC(), ""))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/todo-chatbot/functions/shared/fakes"
 	"github.com/todo-chatbot/functions/shared/reminder"
 	"github.com/todo-chatbot/functions/shared/task"
+	"github.com/todo-chatbot/functions/shared/taskstore"
 )
 
 var now = fakes.Time("2026-03-02T12:00:00Z")
@@ -75,18 +76,37 @@ func (f *fakeMarks) Unmark(_ context.Context, key string) error {
 	return nil
 }
 
+// fakeProgress holds the last complete run's start.
+type fakeProgress struct {
+	last time.Time
+	fail error
+}
+
+func (f *fakeProgress) Last(context.Context) (time.Time, error) { return f.last, f.fail }
+
+func (f *fakeProgress) Save(_ context.Context, at time.Time) error {
+	f.last = at
+	return nil
+}
+
 type env struct {
-	h     *Handler
-	store *fakes.Store
-	rec   *fakeReconciler
-	marks *fakeMarks
-	pub   *fakes.Publisher
-	clock *fakes.Clock
+	h        *Handler
+	store    *fakes.Store
+	rec      *fakeReconciler
+	marks    *fakeMarks
+	progress *fakeProgress
+	pub      *fakes.Publisher
+	clock    *fakes.Clock
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{store: fakes.NewStore(nil), rec: &fakeReconciler{}, marks: &fakeMarks{}, pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
-	e.h = &Handler{Tasks: e.store, Reconciler: e.rec, Marks: e.marks, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
+	e := &env{rec: &fakeReconciler{}, marks: &fakeMarks{}, progress: &fakeProgress{},
+		pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
+	mem := taskstore.NewMemory()
+	mem.Now = e.clock.Now
+	e.store = fakes.NewStore(mem)
+	e.h = &Handler{Tasks: e.store, Reconciler: e.rec, Marks: e.marks, Progress: e.progress, Events: e.pub,
+		Log: fakes.Logger(t), Now: e.clock.Now}
 	return e
 }
 
@@ -161,15 +181,17 @@ func TestSweepAnnouncesAgainAfterDueMoves(t *testing.T) {
 
 func TestSweepReconcilesPendingRemindersWithinLookback(t *testing.T) {
 	e := newEnv(t)
-	e.add(t, "user-1", "missed", remind(-time.Hour))                   // due, maybe never fired
-	e.add(t, "user-1", "ahead", remind(3*time.Hour), due(4*time.Hour)) // its job may be missing
+	e.add(t, "user-1", "missed", remind(-time.Hour))                             // due, maybe never fired
+	e.add(t, "user-1", "ahead", remind(ahead-time.Second), due(4*time.Hour))     // its job may be missing
+	e.add(t, "user-1", "later", remind(ahead), due(4*time.Hour))                 // a later run's
+	e.add(t, "user-1", "next-week", remind(7*24*time.Hour), due(8*24*time.Hour)) // a later run's
 	e.add(t, "user-1", "just-in", remind(-lookback+time.Minute))
 	e.add(t, "user-1", "too-old", remind(-lookback-time.Minute))
 	e.add(t, "user-1", "edge", remind(-lookback))
 	e.add(t, "user-1", "done", remind(-time.Hour), completed)
 	e.add(t, "user-1", "no-reminder", due(2*time.Hour))
 	e.add(t, "user-2", "theirs", remind(time.Minute))
-	e.add(t, "user-3", "nothing-to-do", due(time.Hour)) // no reminders: not called
+	e.add(t, "user-3", "nothing-to-do", due(time.Minute)) // no reminders: not called
 
 	require.NoError(t, e.h.Sweep(context.Background()))
 	got := e.rec.requests()
@@ -184,43 +206,69 @@ func TestSweepOneUserFailingDoesNotStopOthers(t *testing.T) {
 	for _, u := range []string{"user-a", "user-b", "user-c", "user-d"} {
 		e.add(t, u, "t-"+u, due(-time.Hour), remind(-2*time.Hour))
 	}
-	e.rec.fail = map[string]error{"user-b": errors.New("fire-reminder unavailable")}
-	e.store.Before = func(op fakes.Op, userID, _ string) error {
-		if op == fakes.OpList && userID == "user-c" {
-			return errors.New("state store timeout")
-		}
-		return nil
-	}
+	e.rec.fail = map[string]error{"user-b": errors.New("fire-reminder unavailable"), "user-c": errors.New("state store timeout")}
 
 	err := e.h.Sweep(context.Background())
 	require.Error(t, err, "the sweep reports the failures")
 	assert.Contains(t, err.Error(), "user user-b")
 	assert.Contains(t, err.Error(), "user user-c")
 	assert.NotContains(t, err.Error(), "user-a:")
+	assert.True(t, e.progress.last.IsZero(), "a run with failures does not record progress")
 
 	got := e.rec.requests()
 	assert.Equal(t, []string{"t-user-a"}, got["user-a"])
 	assert.Equal(t, []string{"t-user-d"}, got["user-d"], "users after a failing one are swept")
-	subjects := map[string]bool{}
-	for _, ev := range e.pub.Events() {
-		subjects[ev.Subject()] = true
-	}
-	assert.Equal(t, map[string]bool{"t-user-a": true, "t-user-b": true, "t-user-d": true}, subjects,
-		"overdue announced for every user whose tasks could be read")
+	assert.Len(t, e.pub.Events(), 4, "overdue announced for every user")
 
-	// The next run retries the failed users and announces nothing twice.
-	e.rec.fail, e.store.Before = nil, nil
+	// The next run covers the same times again, and announces nothing twice.
+	e.rec.fail, e.rec.reqs = nil, nil
+	e.clock.Advance(time.Minute)
 	require.NoError(t, e.h.Sweep(context.Background()))
 	assert.Len(t, e.pub.Events(), 4)
+	got = e.rec.requests()
+	assert.Equal(t, []string{"t-user-b"}, got["user-b"])
+	assert.Equal(t, []string{"t-user-c"}, got["user-c"])
+	assert.Equal(t, now.Add(time.Minute), e.progress.last)
 }
 
-func TestSweepUsersFailure(t *testing.T) {
+func TestSweepCoversOnlyTheTimesSinceItsPreviousRun(t *testing.T) {
+	e := newEnv(t)
+	e.add(t, "user-1", "old", remind(-3*time.Hour), due(-2*time.Hour))
+	require.NoError(t, e.h.Sweep(context.Background()))
+	require.Len(t, e.rec.reqs, 1, "the first run looks back a whole lookback")
+	require.Len(t, e.pub.Events(), 1)
+
+	// It was filed under the minute it was written: the run after covers
+	// that minute still, the one after that no more.
+	e.clock.Advance(2 * overlap)
+	require.NoError(t, e.h.Sweep(context.Background()))
+	e.rec.reqs = nil
+	e.clock.Advance(2 * overlap)
+	fresh := e.add(t, "user-1", "fresh", remind(4*overlap+time.Minute), due(4*overlap+2*time.Minute))
+	e.clock.Advance(3 * time.Minute)
+	require.NoError(t, e.h.Sweep(context.Background()))
+	assert.Equal(t, map[string][]string{"user-1": {"fresh"}}, e.rec.requests(),
+		"a later run reads from its previous run less the overlap, not the whole lookback")
+	require.Len(t, e.pub.Published(), 2)
+	fakes.CheckTaskEvent(t, e.pub.Published()[1], "sweep-reminders", task.EventOverdue, fresh)
+}
+
+func TestSweepAgendaFailure(t *testing.T) {
 	e := newEnv(t)
 	e.add(t, "user-1", "t", due(-time.Hour))
-	e.store.FailNext(fakes.OpUsers, nil)
+	e.store.FailNext(fakes.OpAgenda, nil)
 	assert.Error(t, e.h.Sweep(context.Background()))
 	assert.Empty(t, e.pub.Events())
 	assert.Empty(t, e.rec.reqs)
+	assert.True(t, e.progress.last.IsZero())
+}
+
+func TestSweepProgressFailure(t *testing.T) {
+	e := newEnv(t)
+	e.add(t, "user-1", "t", due(-time.Hour))
+	e.progress.fail = errors.New("state store down")
+	assert.Error(t, e.h.Sweep(context.Background()))
+	assert.Empty(t, e.pub.Events(), "nothing is announced without knowing the window")
 }
 
 func TestSweepOverduePublishFailureIsRetriedNextRun(t *testing.T) {

@@ -1,9 +1,11 @@
 // Command sweep-reminders is the periodic safety net of reminders. Trigger:
 // the reminder-sweep Dapr cron binding (and a Knative PingSource on
 // /events/reminder-sweep). Each run asks fire-reminder, through Dapr
-// service invocation, to reconcile every pending reminder (re-schedule a
-// missing job, fire a due one that never fired) and publishes
-// com.todo.task.overdue.v1 once for each task past its due time.
+// service invocation, to reconcile the reminders due since the previous
+// run (re-schedule a missing job, fire a due one that never fired) and
+// publishes com.todo.task.overdue.v1 once for each task past its due time.
+// It reads the task store's agenda for those minutes only, never every
+// user's tasks.
 package main
 
 import (
@@ -19,6 +21,7 @@ func main() {
 			Tasks:      taskstore.NewDapr(f.State()),
 			Reconciler: Invoker{Client: f.Dapr(), AppID: fn.Env("FIRE_REMINDER_APP_ID", "fire-reminder")},
 			Marks:      StateMarks{Store: f.DedupeState()},
+			Progress:   StateProgress{Store: f.State()},
 			Events:     f.Publisher(),
 			Log:        f.Logger(),
 			Now:        time.Now,

@@ -220,7 +220,7 @@ func (r *Report) markdown() string {
 	if r.Mode == "quick" {
 		cmd = "make bench-quick"
 	}
-	p("Measured by `%s` (`hack/bench`) on %s, in %.0f s. Raw numbers: [benchmarks.json](benchmarks.json); latency distributions: [benchmarks.png](benchmarks.png).\n\n",
+	p("Measured by `%s` (`hack/bench`) on %s, in %.0f s. Raw numbers: [benchmarks.json](benchmarks.json); latency distributions: [benchmarks.png](benchmarks.png). How the task layout's costs follow data size: [benchmarks-scale.md](benchmarks-scale.md) (`make bench-scale`).\n\n",
 		cmd, r.Date, r.Seconds)
 	m := r.Machine
 	p("**Machine:** %d × %s, %.0f GiB, Linux %s. Load average %.2f at the start, %.2f at the end: the machine is shared, so other work ran alongside and every figure includes its noise.  \n",

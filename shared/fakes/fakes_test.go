@@ -118,15 +118,17 @@ func TestStore(t *testing.T) {
 	}
 	_, err = s.List(ctx, "u1")
 	assert.ErrorIs(t, err, fakes.ErrInjected)
-	users, err := s.Users(ctx)
+	got, more, err := s.Scan(ctx, "u1", nil, false, 5)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"u1"}, users)
+	assert.False(t, more)
+	require.Len(t, got, 1)
+	assert.Equal(t, "t1", got[0].ID)
 	_, v, err = s.Get(ctx, "u1", "t1")
 	require.NoError(t, err)
 	require.NoError(t, s.Complete(ctx, tk, v, nil))
 	_, v, _ = s.Get(ctx, "u1", "t1")
 	require.NoError(t, s.Delete(ctx, "u1", "t1", v))
-	assert.Equal(t, []string{"List u1/", "Users /", "Get u1/t1", "Complete u1/t1", "Get u1/t1", "Delete u1/t1"}, seen)
+	assert.Equal(t, []string{"List u1/", "Scan u1/", "Get u1/t1", "Complete u1/t1", "Get u1/t1", "Delete u1/t1"}, seen)
 }
 
 func TestDo(t *testing.T) {

@@ -3,6 +3,7 @@ package fakes
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/todo-chatbot/functions/shared/task"
 	"github.com/todo-chatbot/functions/shared/taskstore"
@@ -18,8 +19,9 @@ const (
 	OpUpdate   Op = "Update"
 	OpComplete Op = "Complete"
 	OpDelete   Op = "Delete"
+	OpScan     Op = "Scan"
 	OpList     Op = "List"
-	OpUsers    Op = "Users"
+	OpAgenda   Op = "Agenda"
 )
 
 // Store wraps a taskstore.Store (a taskstore.Memory when Inner is nil) and
@@ -131,9 +133,16 @@ func (s *Store) List(ctx context.Context, userID string) ([]task.Task, error) {
 	return s.Inner.List(ctx, userID)
 }
 
-func (s *Store) Users(ctx context.Context) ([]string, error) {
-	if err := s.before(OpUsers, "", ""); err != nil {
+func (s *Store) Scan(ctx context.Context, userID string, from *task.Position, desc bool, n int) ([]task.Task, bool, error) {
+	if err := s.before(OpScan, userID, ""); err != nil {
+		return nil, false, err
+	}
+	return s.Inner.Scan(ctx, userID, from, desc, n)
+}
+
+func (s *Store) Agenda(ctx context.Context, from, to time.Time) ([]task.Task, error) {
+	if err := s.before(OpAgenda, "", ""); err != nil {
 		return nil, err
 	}
-	return s.Inner.Users(ctx)
+	return s.Inner.Agenda(ctx, from, to)
 }

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +52,10 @@ const (
 	DefaultLimit = 50
 	MaxLimit     = 200
 	MaxSearch    = 200 // runes of q
-	maxCursor    = 4096
+	// MaxScan bounds the tasks one page of a filtered creation-order
+	// listing reads; a page that stops there says where to continue.
+	MaxScan   = 1000
+	maxCursor = 4096
 )
 
 // Query is a list request. Its zero value lists all tasks by creation,
@@ -337,32 +339,97 @@ func (q Query) Apply(tasks []Task) (items []Task, nextCursor string, err error) 
 	if err != nil {
 		return nil, "", err
 	}
-	type entry struct {
-		k key
-		t Task
-	}
-	var sel []entry
+	var sel []Task
 	for _, t := range tasks {
-		if q.Matches(t) {
-			sel = append(sel, entry{keyOf(t, q.Sort), t})
+		if after == nil || compareKeys(q.Sort, keyOf(t, q.Sort), *after) > 0 {
+			sel = append(sel, t)
 		}
 	}
-	slices.SortFunc(sel, func(a, b entry) int { return compareKeys(q.Sort, a.k, b.k) })
-	start := 0
-	if after != nil {
-		start = sort.Search(len(sel), func(i int) bool { return compareKeys(q.Sort, sel[i].k, *after) > 0 })
+	slices.SortFunc(sel, func(a, b Task) int { return compareKeys(q.Sort, keyOf(a, q.Sort), keyOf(b, q.Sort)) })
+	return q.Page(sel, false)
+}
+
+// Page is the page q selects from scanned: tasks in q's order that start
+// right after q's cursor, with more saying whether others follow them.
+// When the page is not full and more follow, its cursor continues after
+// the last task scanned, so a filter that rarely matches costs a bounded
+// read per request: such a page may hold fewer than limit tasks, even
+// none, and still have a next cursor.
+func (q Query) Page(scanned []Task, more bool) (items []Task, nextCursor string, err error) {
+	q = q.withDefaults()
+	if err := q.check(); err != nil {
+		return nil, "", err
 	}
-	end := min(start+q.Limit, len(sel))
-	items = make([]Task, 0, end-start)
-	for _, e := range sel[start:end] {
-		items = append(items, e.t)
+	items = []Task{}
+	last := -1
+	for i, t := range scanned {
+		if len(items) == q.Limit {
+			more = true
+			break
+		}
+		last = i
+		if q.Matches(t) {
+			items = append(items, t)
+		}
 	}
-	if end < len(sel) {
-		if nextCursor, err = q.encodeCursor(sel[end-1].k); err != nil {
+	if more && last >= 0 {
+		if nextCursor, err = q.encodeCursor(keyOf(scanned[last], q.Sort)); err != nil {
 			return nil, "", err
 		}
 	}
 	return items, nextCursor, nil
+}
+
+// Count is how many of tasks pass q's filters.
+func (q Query) Count(tasks []Task) int {
+	n := 0
+	for _, t := range tasks {
+		if q.Matches(t) {
+			n++
+		}
+	}
+	return n
+}
+
+// Position is where a task stands in creation order: the default list
+// order, and the order a user's task index keeps.
+type Position struct {
+	CreatedAt time.Time `json:"t"`
+	ID        string    `json:"id"`
+}
+
+// PositionOf is t's position in creation order.
+func PositionOf(t Task) Position { return Position{CreatedAt: t.CreatedAt.UTC(), ID: t.ID} }
+
+// Compare orders positions as the created_at sort does.
+func (p Position) Compare(o Position) int {
+	return compareKeys(SortCreatedAt, key{ID: p.ID, Time: &p.CreatedAt}, key{ID: o.ID, Time: &o.CreatedAt})
+}
+
+// CreationOrder reports whether q lists in creation order (newest first
+// when desc), which a user's index serves without reading other tasks.
+func (q Query) CreationOrder() (desc, ok bool) {
+	s := q.withDefaults().Sort
+	return s == SortCreatedAtDesc, s == SortCreatedAt || s == SortCreatedAtDesc
+}
+
+// Filtered reports whether q may leave tasks out.
+func (q Query) Filtered() bool {
+	q = q.withDefaults()
+	return q.Status != StatusAll || q.Priority != "" || q.Tag != "" || q.Search != "" || q.DueBefore != nil || q.DueAfter != nil
+}
+
+// StartAfter is the position a creation-order query's page starts after,
+// nil on the first page.
+func (q Query) StartAfter() (*Position, error) {
+	k, err := q.after()
+	if err != nil || k == nil {
+		return nil, err
+	}
+	if _, ok := q.CreationOrder(); !ok {
+		return nil, badCursor()
+	}
+	return &Position{CreatedAt: *k.Time, ID: k.ID}, nil
 }
 
 // check validates a query built in code; ParseQuery reports the same

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -41,7 +42,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // WriteError answers err as a problem: a missing task (or another user's)
-// is 404, a lost race 409, a problem keeps its status, anything else is
+// is 404, a lost race or a full task list 409, a problem keeps its status, anything else is
 // logged and answered 500 without detail.
 func WriteError(ctx context.Context, log *slog.Logger, w http.ResponseWriter, err error) {
 	var p *problem.Problem
@@ -49,6 +50,8 @@ func WriteError(ctx context.Context, log *slog.Logger, w http.ResponseWriter, er
 	case errors.As(err, &p):
 	case errors.Is(err, taskstore.ErrNotFound):
 		err = problem.New(http.StatusNotFound, "no such task")
+	case errors.Is(err, taskstore.ErrFull):
+		err = problem.New(http.StatusConflict, fmt.Sprintf("the user has %d tasks, the most allowed; delete some first", taskstore.MaxTasks))
 	case errors.Is(err, taskstore.ErrConflict):
 		err = problem.New(http.StatusConflict, "the task changed while this request ran; retry")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/todo-chatbot/functions/shared/task"
 )
@@ -14,9 +15,13 @@ import (
 // Memory is a Store in memory with the same semantics as Dapr, for tests
 // of handlers.
 type Memory struct {
-	mu    sync.Mutex
-	tasks map[string]memItem // by taskKey
-	seq   int
+	// Now is when a write happens, for the agenda; time.Now by default.
+	Now func() time.Time
+
+	mu     sync.Mutex
+	tasks  map[string]memItem // by taskKey
+	agenda map[string][]time.Time
+	seq    int
 }
 
 type memItem struct {
@@ -25,7 +30,9 @@ type memItem struct {
 }
 
 // NewMemory returns an empty store.
-func NewMemory() *Memory { return &Memory{tasks: map[string]memItem{}} }
+func NewMemory() *Memory {
+	return &Memory{Now: time.Now, tasks: map[string]memItem{}, agenda: map[string][]time.Time{}}
+}
 
 // put stores a deep copy, so callers cannot change stored tasks.
 func (m *Memory) put(t task.Task) {
@@ -33,7 +40,28 @@ func (m *Memory) put(t task.Task) {
 	var c task.Task
 	_ = json.Unmarshal(b, &c)
 	m.seq++
-	m.tasks[taskKey(t.UserID, t.ID)] = memItem{t: c, v: Version(strconv.Itoa(m.seq))}
+	k := taskKey(t.UserID, t.ID)
+	m.tasks[k] = memItem{t: c, v: Version(strconv.Itoa(m.seq))}
+	for _, minute := range agendaMinutes(t, m.Now()) {
+		if !slices.ContainsFunc(m.agenda[k], minute.Equal) {
+			m.agenda[k] = append(m.agenda[k], minute)
+		}
+	}
+}
+
+// add stores a new task within the user's MaxTasks.
+func (m *Memory) add(t task.Task) error {
+	n := 0
+	for _, it := range m.tasks {
+		if it.t.UserID == t.UserID {
+			n++
+		}
+	}
+	if n >= MaxTasks {
+		return errFull
+	}
+	m.put(t)
+	return nil
 }
 
 func (m *Memory) Create(_ context.Context, t task.Task) error {
@@ -42,8 +70,7 @@ func (m *Memory) Create(_ context.Context, t task.Task) error {
 	if _, ok := m.tasks[taskKey(t.UserID, t.ID)]; ok {
 		return fmt.Errorf("%w: task %s exists", ErrConflict, t.ID)
 	}
-	m.put(t)
-	return nil
+	return m.add(t)
 }
 
 func (m *Memory) Get(_ context.Context, userID, id string) (task.Task, Version, error) {
@@ -80,12 +107,14 @@ func (m *Memory) Complete(_ context.Context, done task.Task, v Version, next *ta
 	if err := m.check(done.UserID, done.ID, v); err != nil {
 		return err
 	}
-	m.put(done)
 	if next != nil {
 		if _, ok := m.tasks[taskKey(next.UserID, next.ID)]; !ok {
-			m.put(*next)
+			if err := m.add(*next); err != nil {
+				return err
+			}
 		}
 	}
+	m.put(done)
 	return nil
 }
 
@@ -99,27 +128,56 @@ func (m *Memory) Delete(_ context.Context, userID, id string, v Version) error {
 	return nil
 }
 
-func (m *Memory) List(_ context.Context, userID string) ([]task.Task, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// userTasks is the user's tasks in creation order.
+func (m *Memory) userTasks(userID string) []task.Task {
 	var out []task.Task
 	for _, it := range m.tasks {
 		if it.t.UserID == userID {
 			out = append(out, it.t)
 		}
 	}
-	return out, nil
+	slices.SortFunc(out, func(a, b task.Task) int { return task.PositionOf(a).Compare(task.PositionOf(b)) })
+	return out
 }
 
-func (m *Memory) Users(context.Context) ([]string, error) {
+func (m *Memory) Scan(_ context.Context, userID string, from *task.Position, desc bool, n int) ([]task.Task, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var users []string
-	for _, it := range m.tasks {
-		if !slices.Contains(users, it.t.UserID) {
-			users = append(users, it.t.UserID)
+	all := m.userTasks(userID)
+	if desc {
+		slices.Reverse(all)
+	}
+	var out []task.Task
+	for _, t := range all {
+		if from != nil {
+			if c := task.PositionOf(t).Compare(*from); desc && c >= 0 || !desc && c <= 0 {
+				continue
+			}
+		}
+		if len(out) == n {
+			return out, true, nil
+		}
+		out = append(out, t)
+	}
+	return out, false, nil
+}
+
+func (m *Memory) List(_ context.Context, userID string) ([]task.Task, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.userTasks(userID), nil
+}
+
+func (m *Memory) Agenda(_ context.Context, from, to time.Time) ([]task.Task, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	start := from.UTC().Truncate(AgendaMinute)
+	var out []task.Task
+	for k, minutes := range m.agenda {
+		it, ok := m.tasks[k]
+		if ok && slices.ContainsFunc(minutes, func(at time.Time) bool { return !at.Before(start) && at.Before(to) }) {
+			out = append(out, it.t)
 		}
 	}
-	slices.Sort(users)
-	return users, nil
+	return out, nil
 }

@@ -1,6 +1,9 @@
-// Package taskstore keeps tasks in a Dapr state store. A task and its
-// user's task index change in one transaction guarded by ETags, so a
-// concurrent writer never loses an update (it gets ErrConflict and retries).
+// Package taskstore keeps tasks in a Dapr state store. A task changes in
+// one transaction with its user's task index and its agenda entries,
+// guarded by ETags, so a concurrent writer never loses an update (it gets
+// ErrConflict and retries). It uses only what every transactional Dapr
+// state store offers: get, bulk get, transactions with ETags, and TTLs.
+// No key is shared by all users, and none grows with their number.
 package taskstore
 
 import (
@@ -21,6 +24,8 @@ var (
 	ErrNotFound = errors.New("task not found")
 	// ErrConflict: the task changed since it was read.
 	ErrConflict = errors.New("task changed concurrently")
+	// ErrFull: the user has MaxTasks tasks, and a new one would exceed it.
+	ErrFull = errors.New("task limit reached")
 )
 
 // Version identifies one stored revision of a task (its ETag).
@@ -28,7 +33,8 @@ type Version string
 
 // Store is what handlers need of task storage.
 type Store interface {
-	// Create stores a new task; creating an id that exists is ErrConflict.
+	// Create stores a new task; creating an id that exists is ErrConflict,
+	// a user's task past MaxTasks ErrFull.
 	Create(ctx context.Context, t task.Task) error
 	Get(ctx context.Context, userID, id string) (task.Task, Version, error)
 	// Update replaces the task if it is still at version v.
@@ -37,33 +43,33 @@ type Store interface {
 	// next occurrence unless it already exists.
 	Complete(ctx context.Context, done task.Task, v Version, next *task.Task) error
 	Delete(ctx context.Context, userID, id string, v Version) error
-	// List returns every task of the user, in no particular order.
+	// Scan returns up to n of the user's tasks in creation order (newest
+	// first when desc) that come after from (nil: from the start), and
+	// whether more follow.
+	Scan(ctx context.Context, userID string, from *task.Position, desc bool, n int) ([]task.Task, bool, error)
+	// List returns every task of the user (at most MaxTasks), in creation
+	// order.
 	List(ctx context.Context, userID string) ([]task.Task, error)
-	// Users returns every user that has ever had a task.
-	Users(ctx context.Context) ([]string, error)
+	// Agenda returns the tasks that had a reminder or due time in [from,
+	// to) when they were written; the caller checks their current times.
+	Agenda(ctx context.Context, from, to time.Time) ([]task.Task, error)
 }
 
 // Keys never contain '/' in an id (request.ValidID forbids it), so one
 // user's keys cannot be mistaken for another's.
 func taskKey(userID, id string) string { return "task/" + userID + "/" + id }
-func indexKey(userID string) string    { return "index/" + userID }
-
-const usersKey = "users"
-
-type index struct {
-	IDs []string `json:"ids"`
-}
 
 // maxAttempts bounds retries when another writer changed an index first.
 const maxAttempts = 20
 
 // Dapr is a Store over a Dapr state store with transactions.
 type Dapr struct {
-	st *state.Store
+	st  *state.Store
+	now func() time.Time
 }
 
 // NewDapr returns the store over st.
-func NewDapr(st *state.Store) *Dapr { return &Dapr{st: st} }
+func NewDapr(st *state.Store) *Dapr { return &Dapr{st: st, now: time.Now} }
 
 func (d *Dapr) Get(ctx context.Context, userID, id string) (task.Task, Version, error) {
 	var t task.Task
@@ -77,42 +83,65 @@ func (d *Dapr) Get(ctx context.Context, userID, id string) (task.Task, Version, 
 	return t, Version(etag), nil
 }
 
-func (d *Dapr) index(ctx context.Context, key string) (index, string, error) {
-	var ix index
-	etag, err := d.st.Get(ctx, key, &ix)
+func (d *Dapr) head(ctx context.Context, userID string) (head, string, error) {
+	var h head
+	etag, err := d.st.Get(ctx, headKey(userID), &h)
 	if errors.Is(err, state.ErrNotFound) {
-		return index{}, "", nil
+		return head{}, "", nil
 	}
-	return ix, etag, err
+	return h, etag, err
 }
 
-// indexOps returns the writes that put ids into (and drop out of) the
-// user's index, adding the user to the user list on their first task.
-func (d *Dapr) indexOps(ctx context.Context, userID string, add []string, drop string) ([]state.Op, error) {
-	ix, etag, err := d.index(ctx, indexKey(userID))
+func (d *Dapr) page(ctx context.Context, userID string, n int) (page, string, error) {
+	var pg page
+	etag, err := d.st.Get(ctx, pageKey(userID, n), &pg)
+	if errors.Is(err, state.ErrNotFound) {
+		return page{}, "", nil
+	}
+	return pg, etag, err
+}
+
+// indexOps returns the writes that add a position to the user's index or
+// drop one from it (nil for neither).
+func (d *Dapr) indexOps(ctx context.Context, userID string, add, drop *task.Position) ([]state.Op, error) {
+	h, hetag, err := d.head(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	var ops []state.Op
-	if etag == "" {
-		users, uetag, err := d.index(ctx, usersKey)
+	var writes []pageWrite
+	switch {
+	case add != nil && h.Count >= MaxTasks:
+		return nil, errFull
+	case add != nil && len(h.Pages) == 0:
+		writes = h.insert(-1, page{}, "", *add)
+	case add != nil:
+		i := h.find(*add)
+		pg, etag, err := d.page(ctx, userID, h.Pages[i].N)
 		if err != nil {
 			return nil, err
 		}
-		if !slices.Contains(users.IDs, userID) {
-			users.IDs = append(users.IDs, userID)
-			ops = append(ops, putOrCreate(usersKey, users, uetag))
+		writes = h.insert(i, pg, etag, *add)
+	case drop != nil && len(h.Pages) > 0:
+		i := h.find(*drop)
+		pg, etag, err := d.page(ctx, userID, h.Pages[i].N)
+		if err != nil {
+			return nil, err
+		}
+		writes = h.remove(i, pg, etag, *drop)
+	}
+	if len(writes) == 0 {
+		return nil, nil
+	}
+	ops := []state.Op{putOrCreate(headKey(userID), h, hetag)}
+	for _, w := range writes {
+		k := pageKey(userID, w.n)
+		if len(w.pg.Entries) == 0 {
+			ops = append(ops, state.Delete(k, w.etag))
+		} else {
+			ops = append(ops, putOrCreate(k, w.pg, w.etag))
 		}
 	}
-	for _, id := range add {
-		if !slices.Contains(ix.IDs, id) {
-			ix.IDs = append(ix.IDs, id)
-		}
-	}
-	if drop != "" {
-		ix.IDs = slices.DeleteFunc(ix.IDs, func(id string) bool { return id == drop })
-	}
-	return append(ops, putOrCreate(indexKey(userID), ix, etag)), nil
+	return ops, nil
 }
 
 func putOrCreate(key string, v any, etag string) state.Op {
@@ -122,8 +151,9 @@ func putOrCreate(key string, v any, etag string) state.Op {
 	return state.Put(key, v, etag)
 }
 
-// retry runs attempt until it does not conflict on an index. Writers of
-// one user's index race each other; a random, growing pause spreads them.
+// retry runs attempt until it does not conflict on an index or agenda
+// key. Writers of one user's index race each other; a random, growing
+// pause spreads them.
 func retry(ctx context.Context, attempt func() error) error {
 	var err error
 	for i := 0; i < maxAttempts; i++ {
@@ -144,20 +174,16 @@ func retry(ctx context.Context, attempt func() error) error {
 // the task or an index caused it.
 var errIndexRace = errors.New("index changed")
 
-func (d *Dapr) Create(ctx context.Context, t task.Task) error {
-	return retry(ctx, func() error {
-		ops, err := d.indexOps(ctx, t.UserID, []string{t.ID}, "")
-		if err != nil {
-			return err
-		}
-		err = d.st.Transact(ctx, append([]state.Op{state.Create(taskKey(t.UserID, t.ID), t)}, ops...)...)
-		return d.classify(ctx, err, t.UserID, t.ID, "")
-	})
-}
-
-// classify tells a lost race on an index (retry) from a conflict on the
-// task itself (the caller's problem).
-func (d *Dapr) classify(ctx context.Context, err error, userID, id string, v Version) error {
+// transact writes the task ops with the index and agenda ops of one
+// change, if there are any, and tells a lost race on those (retry) from a
+// conflict on the task (the caller's).
+func (d *Dapr) transact(ctx context.Context, taskOps []state.Op, extra []state.Op, userID, id string, v Version) error {
+	var err error
+	if len(extra) == 0 && len(taskOps) == 1 {
+		err = d.st.Apply(ctx, taskOps[0])
+	} else {
+		err = d.st.Transact(ctx, append(taskOps, extra...)...)
+	}
 	if !errors.Is(err, state.ErrConflict) {
 		return err
 	}
@@ -167,16 +193,45 @@ func (d *Dapr) classify(ctx context.Context, err error, userID, id string, v Ver
 		return fmt.Errorf("%w: task %s exists", ErrConflict, id) // a create found it
 	case v != "" && (errors.Is(gerr, ErrNotFound) || cur != v):
 		return fmt.Errorf("%w: task %s", ErrConflict, id)
+	case len(extra) == 0:
+		return fmt.Errorf("%w: task %s", ErrConflict, id)
 	}
 	return errIndexRace
 }
 
-func (d *Dapr) Update(ctx context.Context, t task.Task, v Version) error {
-	err := d.st.Apply(ctx, state.Put(taskKey(t.UserID, t.ID), t, string(v)))
-	if errors.Is(err, state.ErrConflict) {
-		return fmt.Errorf("%w: task %s", ErrConflict, t.ID)
+// changeOps are the index and agenda writes of storing t, new when add.
+func (d *Dapr) changeOps(ctx context.Context, t task.Task, add bool) ([]state.Op, error) {
+	var ops []state.Op
+	if add {
+		pos := task.PositionOf(t)
+		ix, err := d.indexOps(ctx, t.UserID, &pos, nil)
+		if err != nil {
+			return nil, err
+		}
+		ops = ix
 	}
-	return err
+	ag, err := d.agendaOps(ctx, t)
+	return append(ops, ag...), err
+}
+
+func (d *Dapr) Create(ctx context.Context, t task.Task) error {
+	return retry(ctx, func() error {
+		ops, err := d.changeOps(ctx, t, true)
+		if err != nil {
+			return err
+		}
+		return d.transact(ctx, []state.Op{state.Create(taskKey(t.UserID, t.ID), t)}, ops, t.UserID, t.ID, "")
+	})
+}
+
+func (d *Dapr) Update(ctx context.Context, t task.Task, v Version) error {
+	return retry(ctx, func() error {
+		ops, err := d.changeOps(ctx, t, false)
+		if err != nil {
+			return err
+		}
+		return d.transact(ctx, []state.Op{state.Put(taskKey(t.UserID, t.ID), t, string(v))}, ops, t.UserID, t.ID, v)
+	})
 }
 
 func (d *Dapr) Complete(ctx context.Context, done task.Task, v Version, next *task.Task) error {
@@ -188,54 +243,138 @@ func (d *Dapr) Complete(ctx context.Context, done task.Task, v Version, next *ta
 		return d.Update(ctx, done, v)
 	}
 	return retry(ctx, func() error {
-		ops, err := d.indexOps(ctx, done.UserID, []string{next.ID}, "")
+		ops, err := d.changeOps(ctx, *next, true)
 		if err != nil {
 			return err
 		}
-		err = d.st.Transact(ctx, append([]state.Op{
+		return d.transact(ctx, []state.Op{
 			state.Put(taskKey(done.UserID, done.ID), done, string(v)),
 			state.Create(taskKey(next.UserID, next.ID), next),
-		}, ops...)...)
-		return d.classify(ctx, err, done.UserID, done.ID, v)
+		}, ops, done.UserID, done.ID, v)
 	})
 }
 
 func (d *Dapr) Delete(ctx context.Context, userID, id string, v Version) error {
 	return retry(ctx, func() error {
-		ops, err := d.indexOps(ctx, userID, nil, id)
+		// The index is ordered by creation: the task says where it is.
+		t, cur, err := d.Get(ctx, userID, id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err != nil || cur != v {
+			return fmt.Errorf("%w: task %s", ErrConflict, id)
+		}
+		pos := task.PositionOf(t)
+		ops, err := d.indexOps(ctx, userID, nil, &pos)
 		if err != nil {
 			return err
 		}
-		err = d.st.Transact(ctx, append([]state.Op{state.Delete(taskKey(userID, id), string(v))}, ops...)...)
-		return d.classify(ctx, err, userID, id, v)
+		// Its agenda entries stay: readers find the task gone.
+		return d.transact(ctx, []state.Op{state.Delete(taskKey(userID, id), string(v))}, ops, userID, id, v)
 	})
 }
 
-func (d *Dapr) List(ctx context.Context, userID string) ([]task.Task, error) {
-	ix, _, err := d.index(ctx, indexKey(userID))
+func (d *Dapr) Scan(ctx context.Context, userID string, from *task.Position, desc bool, n int) ([]task.Task, bool, error) {
+	h, _, err := d.head(ctx, userID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	keys := make([]string, len(ix.IDs))
-	for i, id := range ix.IDs {
-		keys[i] = taskKey(userID, id)
+	refs := h.window(from, desc, n)
+	pages, _, err := d.pages(ctx, userID, refs)
+	if err != nil {
+		return nil, false, err
+	}
+	var pos []task.Position
+	for _, entries := range pages {
+		if desc {
+			slices.Reverse(entries)
+		}
+		for _, p := range entries {
+			if from != nil && (desc && p.Compare(*from) >= 0 || !desc && p.Compare(*from) <= 0) {
+				continue
+			}
+			pos = append(pos, p)
+		}
+		if len(pos) > n {
+			break
+		}
+	}
+	more := len(pos) > n
+	if !more && len(refs) > 0 {
+		last := refs[len(refs)-1]
+		at := slices.IndexFunc(h.Pages, func(r pageRef) bool { return r.N == last.N })
+		more = desc && at > 0 || !desc && at < len(h.Pages)-1
+	}
+	pos = pos[:min(n, len(pos))]
+	tkeys := make([]string, len(pos))
+	for i, p := range pos {
+		tkeys[i] = taskKey(userID, p.ID)
+	}
+	tasks, err := d.tasks(ctx, tkeys)
+	return tasks, more, err
+}
+
+// pages reads the pages refs name, in their order: each page's positions,
+// and its ETag by page number.
+func (d *Dapr) pages(ctx context.Context, userID string, refs []pageRef) ([][]task.Position, map[int]string, error) {
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		keys[i] = pageKey(userID, r.N)
 	}
 	items, err := d.st.GetMany(ctx, keys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]task.Task, 0, len(items))
+	byKey := map[string]state.Item{}
 	for _, it := range items {
-		var t task.Task
-		if err := json.Unmarshal(it.Value, &t); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", it.Key, err)
-		}
-		out = append(out, t)
+		byKey[it.Key] = it
 	}
-	return out, nil
+	out := make([][]task.Position, 0, len(refs))
+	etags := map[int]string{}
+	for i, r := range refs {
+		it, ok := byKey[keys[i]]
+		if !ok {
+			continue
+		}
+		var pg page
+		if err := json.Unmarshal(it.Value, &pg); err != nil {
+			return nil, nil, fmt.Errorf("decode %s: %w", it.Key, err)
+		}
+		out = append(out, pg.Entries)
+		etags[r.N] = it.ETag
+	}
+	return out, etags, nil
 }
 
-func (d *Dapr) Users(ctx context.Context) ([]string, error) {
-	users, _, err := d.index(ctx, usersKey)
-	return users.IDs, err
+func (d *Dapr) List(ctx context.Context, userID string) ([]task.Task, error) {
+	tasks, _, err := d.Scan(ctx, userID, nil, false, MaxTasks)
+	return tasks, err
+}
+
+// tasks reads the tasks under keys, in their order; missing ones are left
+// out.
+func (d *Dapr) tasks(ctx context.Context, keys []string) ([]task.Task, error) {
+	out := make([]task.Task, 0, len(keys))
+	for chunk := range slices.Chunk(keys, readBatch) {
+		items, err := d.st.GetMany(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		byKey := make(map[string]json.RawMessage, len(items))
+		for _, it := range items {
+			byKey[it.Key] = it.Value
+		}
+		for _, k := range chunk {
+			raw, ok := byKey[k]
+			if !ok {
+				continue
+			}
+			var t task.Task
+			if err := json.Unmarshal(raw, &t); err != nil {
+				return nil, fmt.Errorf("decode %s: %w", k, err)
+			}
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
