@@ -4,8 +4,8 @@
 #   make deploy FUNC=create-task   build and apply that function's resources only
 #   make deploy FUNC=platform      apply the shared Dapr resources only
 #   make deploy-render [FUNC=...]  print what deploy would apply (ko:// images)
-#   make deploy-manifests          regenerate knative/ and bindings/kubernetes/
-#   make test-deploy               every deployment check
+#   make deploy-manifests          regenerate knative/, bindings/kubernetes/ and docs/deploy/
+#   make test-deploy               every deployment check, and each function's pod as the cluster would create it
 #
 # The chart (knative/chart) is the source; it is rendered with Helm's own
 # engine by hack/deploy/cmd/render and validated before anything is applied.
@@ -49,7 +49,7 @@ deploy: $(if $(filter platform,$(FUNC)),,$(DEPLOY_KO)) ## build images and apply
 	fi; \
 	$(KUBECTL) apply -f "$$tmp/resolved.yaml"
 
-deploy-manifests: ## regenerate knative/ and bindings/kubernetes/ from the chart
+deploy-manifests: ## regenerate knative/, bindings/kubernetes/ and docs/deploy/ from the chart
 	go -C $(DEPLOY_MOD) run ./cmd/render -write
 
 test-deploy: ## validate the chart and every manifest with Knative's and Dapr's own types

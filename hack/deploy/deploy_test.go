@@ -94,6 +94,18 @@ func TestCommittedManifestsAreTheChartsRender(t *testing.T) {
 	}
 }
 
+// docs/deploy shows the pod the chart's default render makes, as it is.
+func TestComposedPodDocumentIsCurrent(t *testing.T) {
+	want, err := check.ComposedDocument(renderChart(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have, err := os.ReadFile(filepath.Join(root(t), check.PodDocument))
+	if err != nil || !bytes.Equal(have, want) {
+		t.Errorf("%s differs from the composed pod: run make deploy-manifests", check.PodDocument)
+	}
+}
+
 func TestChartDefault(t *testing.T) {
 	report(t, check.All(renderChart(t), check.Everything()))
 }
@@ -321,6 +333,10 @@ func TestChecksCatchMistakes(t *testing.T) {
 		name, old, new, want string
 	}{
 		{"Dapr metrics on queue-proxy's port", `dapr.io/metrics-port: "9095"`, `dapr.io/metrics-port: "9090"`, "metrics-port"},
+		{"Dapr metrics on the function's port", `dapr.io/metrics-port: "9095"`, `dapr.io/metrics-port: "8080"`, "port 8080: function (containerPort user-port) and daprd (--metrics-port) both listen on it"},
+		{"Dapr gRPC on queue-proxy's admin port", `dapr.io/metrics-port: "9095"`, "dapr.io/metrics-port: \"9095\"\n        dapr.io/grpc-port: \"8022\"", "port 8022: queue-proxy (admin port) and daprd (--dapr-grpc-port) both listen on it"},
+		{"sidecar memory Dapr cannot parse", `dapr.io/sidecar-memory-limit: "256Mi"`, `dapr.io/sidecar-memory-limit: "256MB"`, "dapr.io/sidecar-memory-limit"},
+		{"variable no function reads", "- name: LOG_LEVEL", "- name: LOGLEVEL", "LOGLEVEL, which no function reads"},
 		{"misspelt Dapr annotation", `dapr.io/log-as-json: "true"`, `dapr.io/log-as-jsn: "true"`, "dapr.io/log-as-jsn"},
 		{"internet-facing service", "networking.knative.dev/visibility: cluster-local", "networking.knative.dev/visibility: public", "cluster-local"},
 		{"root container", "runAsNonRoot: true", "runAsNonRoot: false", "runAsNonRoot"},

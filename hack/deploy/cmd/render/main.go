@@ -3,7 +3,7 @@
 // as the committed plain manifests.
 //
 //	render [-set only=create-task] [-f values.yaml] [-check]   # print
-//	render -write                                              # regenerate knative/ and bindings/kubernetes/
+//	render -write                                              # regenerate knative/, bindings/kubernetes/ and the composed pod in docs/deploy/
 package main
 
 import (
@@ -29,7 +29,7 @@ func main() {
 	flag.Var((*list)(&opts.Set), "set", "set a chart value, as helm --set (repeatable)")
 	flag.Var((*list)(&opts.ValuesFiles), "f", "values file, as helm -f (repeatable)")
 	only := flag.String("only", "", "render only this function, or \"platform\" (same as -set only=...)")
-	write := flag.Bool("write", false, "write the default render to knative/ and bindings/kubernetes/")
+	write := flag.Bool("write", false, "write the default render to knative/ and bindings/kubernetes/, and create-task's composed pod to docs/deploy/")
 	validate := flag.Bool("check", false, "validate what is rendered before printing it")
 	flag.Parse()
 	if err := run(opts, *only, *write, *validate); err != nil {
@@ -64,7 +64,18 @@ func run(opts render.Options, only string, write, validate bool) error {
 		if err != nil {
 			return err
 		}
-		return render.Write(root, files)
+		if err := render.Write(root, files); err != nil {
+			return err
+		}
+		pod, err := check.ComposedDocument(docs)
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(root, check.PodDocument)
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(out, pod, 0o644)
 	}
 	if validate {
 		if errs := check.All(docs, checkOptions(only, docs)); len(errs) > 0 {

@@ -25,6 +25,8 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/todo-chatbot/functions/hack/deploy/internal/manifest"
+	"github.com/todo-chatbot/functions/hack/deploy/internal/pod"
+	"github.com/todo-chatbot/functions/hack/deploy/internal/repo"
 )
 
 // ImportPath is where the functions' main packages live.
@@ -168,12 +170,44 @@ func All(docs []manifest.Doc, opts Options) []error {
 		}
 	}
 	errs = append(errs, s.wiring(opts)...)
+	errs = append(errs, s.pods()...)
 	return errs
 }
 
-// queueProxyPorts are the ports Knative's queue-proxy listens on in every
-// pod: the Dapr sidecar must keep off them.
-var queueProxyPorts = []int{8012, 8013, 8022, 8112, 9090, 9091}
+// pods composes each function's pod as Knative Serving and Dapr, as
+// released, would create it, and checks it.
+func (s *set) pods() []error {
+	if len(s.services) == 0 {
+		return nil
+	}
+	p, err := pod.Defaults()
+	if err != nil {
+		return []error{err}
+	}
+	root, err := repo.Root()
+	if err != nil {
+		return []error{err}
+	}
+	reads, err := EnvReads(root)
+	if err != nil {
+		return []error{err}
+	}
+	names := make([]string, 0, len(s.services))
+	for n := range s.services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, n := range names {
+		c, err := p.Compose(s.services[n])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, ComposedPod(c, reads)...)
+	}
+	return errs
+}
 
 // daprAnnotations are the annotations Dapr's sidecar injector reads.
 var daprAnnotations = func() map[string]bool {
@@ -227,9 +261,10 @@ func servicePolicy(d manifest.Doc, svc *servingv1.Service, opts Options) []error
 	if an["autoscaling.knative.dev/target"] == "" && svc.Spec.Template.Spec.ContainerConcurrency == nil {
 		fail("no concurrency target")
 	}
-	mp, err := strconv.Atoi(an["dapr.io/metrics-port"])
-	if err != nil || slices.Contains(queueProxyPorts, mp) {
-		fail("dapr.io/metrics-port %q must be set and off queue-proxy's ports %v", an["dapr.io/metrics-port"], queueProxyPorts)
+	// Dapr's default metrics port is queue-proxy's: the composed pod
+	// shows the clash, this says what to do about it.
+	if _, err := strconv.Atoi(an["dapr.io/metrics-port"]); err != nil {
+		fail("dapr.io/metrics-port %q must be set to a port no other container of the pod uses", an["dapr.io/metrics-port"])
 	}
 	cs := svc.Spec.Template.Spec.Containers
 	if len(cs) != 1 {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -75,36 +74,10 @@ var (
 // (its source, with every metadata.yaml, is in the module cache).
 func ContribModule() (*Contrib, error) {
 	contribOnce.Do(func() {
-		root, err := repo.Root()
+		// Resolved in hack/deploy, which pins the version daprd is built with.
+		dir, err := repo.ModuleDir("github.com/dapr/components-contrib")
 		if err != nil {
 			contribErr = err
-			return
-		}
-		// Resolved in this module, which pins the version daprd is built with.
-		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/dapr/components-contrib")
-		cmd.Dir = filepath.Join(root, "hack", "deploy")
-		out, err := cmd.Output()
-		if err != nil {
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				err = fmt.Errorf("%w: %s", err, ee.Stderr)
-			}
-			contribErr = fmt.Errorf("locate components-contrib: %w", err)
-			return
-		}
-		dir := strings.TrimSpace(string(out))
-		if dir == "" {
-			// Listed but not downloaded yet.
-			dl := exec.Command("go", "mod", "download", "-json", "github.com/dapr/components-contrib")
-			dl.Dir = cmd.Dir
-			if out, err := dl.Output(); err == nil {
-				if m := regexp.MustCompile(`"Dir":\s*"([^"]+)"`).FindSubmatch(out); m != nil {
-					dir = string(m[1])
-				}
-			}
-		}
-		if dir == "" {
-			contribErr = errors.New("components-contrib is not in the module cache")
 			return
 		}
 		contrib = &Contrib{Dir: dir}

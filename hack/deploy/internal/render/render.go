@@ -34,6 +34,17 @@ type Options struct {
 // Chart renders the chart at dir and returns its documents in template
 // order.
 func Chart(dir string, opts Options) ([]manifest.Doc, error) {
+	return render(dir, opts, ReleaseName, "", true)
+}
+
+// Release renders another project's chart (such as Dapr's own) as `helm
+// install <release> -n <namespace>` would, with its defaults. Not strict:
+// such charts read values they leave undefined.
+func Release(dir, release, namespace string, set ...string) ([]manifest.Doc, error) {
+	return render(dir, Options{Set: set}, release, namespace, false)
+}
+
+func render(dir string, opts Options, release, ns string, strict bool) ([]manifest.Doc, error) {
 	ch, err := loader.Load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load chart: %w", err)
@@ -51,19 +62,21 @@ func Chart(dir string, opts Options) ([]manifest.Doc, error) {
 			return nil, fmt.Errorf("--set %s: %w", s, err)
 		}
 	}
-	ns := "default"
-	if n, ok := vals["namespace"].(string); ok && n != "" {
-		ns = n
-	} else if n, ok := ch.Values["namespace"].(string); ok && n != "" {
-		ns = n
+	if ns == "" {
+		ns = "default"
+		if n, ok := vals["namespace"].(string); ok && n != "" {
+			ns = n
+		} else if n, ok := ch.Values["namespace"].(string); ok && n != "" {
+			ns = n
+		}
 	}
 	rv, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{
-		Name: ReleaseName, Namespace: ns, Revision: 1, IsInstall: true,
+		Name: release, Namespace: ns, Revision: 1, IsInstall: true,
 	}, chartutil.DefaultCapabilities)
 	if err != nil {
 		return nil, fmt.Errorf("values: %w", err)
 	}
-	out, err := engine.Engine{Strict: true}.Render(ch, rv)
+	out, err := engine.Engine{Strict: strict}.Render(ch, rv)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,58 @@
+package check
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// EnvDirs hold the code that reads a function's environment: the runtime
+// (shared/fn), its sidecar client and the functions themselves.
+var EnvDirs = []string{"shared/fn", "shared/sidecar", "functions"}
+
+// EnvReads lists the names of environment variables the functions can
+// read: every string literal spelt like one (PORT, LOG_LEVEL) in the
+// non-test Go code of EnvDirs. Names reach os.Getenv through helpers and
+// tables, so every such literal counts; a variable whose name appears
+// nowhere there is certainly not read.
+var envName = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
+
+func EnvReads(root string) ([]string, error) {
+	seen := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, dir := range EnvDirs {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(fset, p, nil, 0)
+			if err != nil {
+				return err
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if v, err := strconv.Unquote(lit.Value); err == nil && envName.MatchString(v) {
+						seen[v] = true
+					}
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out, nil
+}
