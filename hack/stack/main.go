@@ -141,7 +141,7 @@ func run(dir, bin, resources, sweep, config string, mtls bool, sc scale) error {
 		return err
 	}
 	fmt.Print("\n" + s.Table())
-	fmt.Printf("%-18s http://127.0.0.1:%d/notify (deliveries logged to %s)\n\n", "chat webhook", webhookPort, filepath.Join(dir, "logs", "webhook.log"))
+	fmt.Printf("%-20s http://127.0.0.1:%d/notify (deliveries logged to %s)\n\n", "chat webhook", webhookPort, filepath.Join(dir, "logs", "webhook.log"))
 	fmt.Println("ready: every sidecar is healthy. Ctrl-C stops everything.")
 	<-ctx.Done()
 	fmt.Println("\nstopping...")

@@ -22,7 +22,10 @@ func (o Options) brokerAdminPort() int {
 }
 
 func (s *Stack) brokerProc() *proc {
-	args := []string{filepath.Join(s.opts.BinDir, "broker"), "-port", strconv.Itoa(s.opts.BrokerPort), "-brokers", strconv.Itoa(s.opts.brokers())}
+	args := []string{filepath.Join(s.opts.BinDir, "broker"), "-port", strconv.Itoa(s.opts.BrokerPort)}
+	if n := s.opts.brokers(); n > 1 {
+		args = append(args, "-brokers", strconv.Itoa(n))
+	}
 	if s.opts.Partitions != 0 {
 		args = append(args, "-partitions", strconv.Itoa(s.opts.Partitions))
 	}

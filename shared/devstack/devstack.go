@@ -311,15 +311,24 @@ func healthy(c *http.Client, target string) bool {
 // Kill sends SIGKILL to one process (e.g. "broker", "create-task",
 // "create-task-dapr") and waits for it to die.
 func (s *Stack) Kill(name string) error {
-	s.mu.Lock()
-	p, ok := s.procs[name]
-	s.mu.Unlock()
-	if !ok || p.cmd == nil {
-		return fmt.Errorf("no process %q", name)
+	p, err := s.started(name)
+	if err != nil {
+		return err
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 	return nil
+}
+
+// started is the named process, once it was started.
+func (s *Stack) started(name string) (*proc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.procs[name]
+	if !ok || p.cmd == nil {
+		return nil, fmt.Errorf("no process %q", name)
+	}
+	return p, nil
 }
 
 // Restart starts a killed process again and waits until it is healthy.

@@ -107,18 +107,15 @@ const MaxReplicas = 10
 // rolling update: SIGTERM, then SIGKILL if it has not exited after
 // grace. Restart brings it back.
 func (s *Stack) Terminate(name string, grace time.Duration) error {
-	s.mu.Lock()
-	p, ok := s.procs[name]
-	s.mu.Unlock()
-	if !ok || p.cmd == nil {
-		return fmt.Errorf("no process %q", name)
+	p, err := s.started(name)
+	if err != nil {
+		return err
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-p.done:
+		return nil
 	case <-time.After(grace):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
+		return s.Kill(name)
 	}
-	return nil
 }
