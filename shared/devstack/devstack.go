@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,17 +149,25 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	// Sentry, the broker and the scheduler first: sidecars fetch their
 	// identity, load pub/sub components and connect to the scheduler at
-	// start.
+	// start. Then the first sidecar alone: it creates the state stores'
+	// tables, which many sidecars creating at once (a scaled-out stack)
+	// can time out over on a busy machine.
+	first := slices.IndexFunc(s.order[infra:], func(n string) bool { return strings.HasSuffix(n, "-dapr") }) + infra
 	for i, name := range s.order {
 		if err := s.start(name); err != nil {
 			s.Stop()
 			return nil, err
 		}
-		if i == infra-1 {
-			if err := s.waitHealthy(ctx, s.order[:infra]); err != nil {
-				s.Stop()
-				return nil, err
-			}
+		var wait []string
+		switch i {
+		case infra - 1:
+			wait = s.order[:infra]
+		case first:
+			wait = s.order[infra : first+1]
+		}
+		if err := s.waitHealthy(ctx, wait); err != nil {
+			s.Stop()
+			return nil, err
 		}
 	}
 	if err := s.waitHealthy(ctx, s.order); err != nil {
