@@ -46,9 +46,14 @@ functions: ## build every function into bin/
 
 # MTLS=1 adds the Dapr sentry and mTLS between every sidecar, as in a
 # cluster; DAPR_CONFIG=file gives every sidecar a Dapr Configuration (e.g.
-# access control, which needs MTLS=1 to know who calls).
-run: build ## start the broker, the scheduler and every function with its sidecar (MTLS=1, DAPR_CONFIG=file)
-	$(GO) run ./hack/stack $(if $(MTLS),-mtls) $(if $(DAPR_CONFIG),-config $(DAPR_CONFIG))
+# access control, which needs MTLS=1 to know who calls). Scale out as in
+# Kubernetes: REPLICAS=2 (or fire-reminder=3,send-notification=2) runs
+# replicas under one app-id, SCHEDULERS=3 a scheduler cluster, BROKERS=3
+# a broker cluster, PARTITIONS=N partitions per topic.
+run: build ## start the broker, the scheduler and every function with its sidecar (MTLS=1, DAPR_CONFIG=file, REPLICAS=, SCHEDULERS=, BROKERS=, PARTITIONS=)
+	$(GO) run ./hack/stack $(if $(MTLS),-mtls) $(if $(DAPR_CONFIG),-config $(DAPR_CONFIG)) \
+		$(if $(REPLICAS),-replicas $(REPLICAS)) $(if $(SCHEDULERS),-schedulers $(SCHEDULERS)) \
+		$(if $(BROKERS),-brokers $(BROKERS)) $(if $(PARTITIONS),-partitions $(PARTITIONS))
 
 # Against the stack `make run` started; in a cluster run the same command as
 # a Job with a Dapr sidecar (see hack/migrate).

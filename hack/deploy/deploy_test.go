@@ -341,7 +341,7 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"internet-facing service", "networking.knative.dev/visibility: cluster-local", "networking.knative.dev/visibility: public", "cluster-local"},
 		{"root container", "runAsNonRoot: true", "runAsNonRoot: false", "runAsNonRoot"},
 		{"Knative port name", "- name: http1", "- name: web", "Knative rejects"},
-		{"unknown Knative field", "containerConcurrency: 100", "containerConcurency: 100", "unknown field"},
+		{"unknown Knative field", "containerConcurrency: 10", "containerConcurency: 10", "unknown field"},
 		{"probe path", "path: /readyz", "path: /ready", "readiness probe"},
 		{"cron descriptor Knative refuses", `schedule: "*/1 * * * *"`, `schedule: "@every 1m"`, "schedule"},
 		{"KafkaSource shares a Dapr group", "consumerGroup: fire-reminder-knative", "consumerGroup: fire-reminder", "consumer group"},

@@ -1,8 +1,9 @@
 // Command stack is `make run`: it starts the broker, the Dapr scheduler and
 // every function with its own daprd sidecar on documented ports, plus a
 // local stand-in for the chat webhook that notifications are delivered to.
-// It prints what runs where, writes .run/stack.json, and stops everything
-// on Ctrl-C or SIGTERM.
+// Each function may run as several replicas, the scheduler as a cluster
+// and the broker as several brokers, as in Kubernetes. It prints what runs
+// where, writes .run/stack.json, and stops everything on Ctrl-C or SIGTERM.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,7 +31,15 @@ const (
 	schedulerPort = 7006 // and 7007-7010 for its health, metrics and etcd
 	sentryPort    = 7011 // and 7012 for its health (with -mtls)
 	webhookPort   = 8099
+	// replicaStride separates the ports of a function's replicas: replica
+	// k (from 0) of the function in place i serves app 8081+i+10k, sidecar
+	// HTTP 3501+i+10k and gRPC 3601+i+10k, up to ten replicas.
+	replicaStride = 10
 )
+
+// schedulerPeerPorts are the base ports of the second and third scheduler
+// nodes (five each), around the sentry's.
+var schedulerPeerPorts = []int{7013, 7018}
 
 func main() {
 	dir := flag.String("dir", ".run", "run folder: logs, data, stack.json")
@@ -38,14 +48,32 @@ func main() {
 	sweep := flag.String("sweep", "@every 30s", "schedule of the reminder-sweep cron binding")
 	mtls := flag.Bool("mtls", false, "run the Dapr sentry and mTLS between every sidecar, as in a cluster")
 	config := flag.String("config", "", "Dapr Configuration file for every sidecar (e.g. access control, with -mtls)")
+	var sc scale
+	flag.StringVar(&sc.replicas, "replicas", "1", `replicas of every function ("2"), or of some ("fire-reminder=3,send-notification=2")`)
+	flag.IntVar(&sc.schedulers, "schedulers", 1, "scheduler nodes: 1, or 3 for a cluster (each embeds an etcd member)")
+	flag.IntVar(&sc.brokers, "brokers", 1, "brokers in the local Kafka cluster (on 9092 and up)")
+	flag.IntVar(&sc.partitions, "partitions", 0, "partitions of each topic (0: the broker's default)")
 	flag.Parse()
-	if err := run(*dir, *bin, *resources, *sweep, *config, *mtls); err != nil {
+	if err := run(*dir, *bin, *resources, *sweep, *config, *mtls, sc); err != nil {
 		fmt.Fprintln(os.Stderr, "stack:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, bin, resources, sweep, config string, mtls bool) error {
+// scale is how many of each thing run.
+type scale struct {
+	replicas                        string
+	schedulers, brokers, partitions int
+}
+
+func run(dir, bin, resources, sweep, config string, mtls bool, sc scale) error {
+	replicas, err := devstack.ParseReplicas(sc.replicas, devstack.Functions)
+	if err != nil {
+		return err
+	}
+	if sc.schedulers != 1 && sc.schedulers != 3 {
+		return fmt.Errorf("schedulers %d: run 1, or 3 for a cluster that outlives one node", sc.schedulers)
+	}
 	dir, _ = filepath.Abs(dir)
 	bin, _ = filepath.Abs(bin)
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
@@ -70,34 +98,37 @@ func run(dir, bin, resources, sweep, config string, mtls bool) error {
 	defer hook.Close()
 
 	// Default ports, by the function's place in the list: app 808N, sidecar
-	// HTTP 350N, sidecar gRPC 360N (and internal gRPC 460N). All lie below
-	// the kernel's ephemeral range, where outgoing connections could take
-	// them while the stack starts.
-	fns := make([]devstack.Function, len(devstack.Functions))
+	// HTTP 350N, sidecar gRPC 360N (and internal gRPC 460N); further
+	// replicas replicaStride apart. All lie below the kernel's ephemeral
+	// range, where outgoing connections could take them while the stack
+	// starts.
+	var fns []devstack.Function
 	for i, name := range devstack.Functions {
-		fns[i] = devstack.Function{
-			Name:     name,
-			Binary:   filepath.Join(bin, name),
-			AppPort:  8081 + i,
-			HTTPPort: 3501 + i,
-			GRPCPort: 3601 + i,
-			Env:      []string{"LOG_LEVEL=info"},
+		for _, f := range devstack.Replicate(devstack.Function{Name: name, Binary: filepath.Join(bin, name), Env: []string{"LOG_LEVEL=info"}}, replicas[name]) {
+			off := i + replicaStride*f.Replica
+			f.AppPort, f.HTTPPort, f.GRPCPort = 8081+off, 3501+off, 3601+off
+			fns = append(fns, f)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	fmt.Println("starting broker, scheduler and", len(fns), "functions with their sidecars (logs in", filepath.Join(dir, "logs")+")")
+	fmt.Println("starting broker, scheduler and", len(fns), "function replicas with their sidecars (logs in", filepath.Join(dir, "logs")+")")
 	o := devstack.Options{
 		Dir:          dir,
 		BinDir:       bin,
 		ResourcesDir: resources,
 		ConfigFile:   config,
 		BrokerPort:   brokerPort,
+		Brokers:      sc.brokers,
+		Partitions:   sc.partitions,
 		SchedPort:    schedulerPort,
 		Functions:    fns,
-		Env:          devstack.LocalEnv(dir, fmt.Sprintf("127.0.0.1:%d", brokerPort), fmt.Sprintf("http://127.0.0.1:%d/notify", webhookPort), sweep),
 		ReadyTimeout: 3 * time.Minute,
 	}
+	if sc.schedulers == 3 {
+		o.SchedPeerPorts = schedulerPeerPorts
+	}
+	o.Env = devstack.LocalEnv(dir, strings.Join(o.BrokerAddrs(), ","), fmt.Sprintf("http://127.0.0.1:%d/notify", webhookPort), sweep)
 	if mtls {
 		o.SentryPort = sentryPort
 	}
@@ -110,7 +141,7 @@ func run(dir, bin, resources, sweep, config string, mtls bool) error {
 		return err
 	}
 	fmt.Print("\n" + s.Table())
-	fmt.Printf("%-18s http://127.0.0.1:%d/notify (deliveries logged to %s)\n\n", "chat webhook", webhookPort, filepath.Join(dir, "logs", "webhook.log"))
+	fmt.Printf("%-20s http://127.0.0.1:%d/notify (deliveries logged to %s)\n\n", "chat webhook", webhookPort, filepath.Join(dir, "logs", "webhook.log"))
 	fmt.Println("ready: every sidecar is healthy. Ctrl-C stops everything.")
 	<-ctx.Done()
 	fmt.Println("\nstopping...")

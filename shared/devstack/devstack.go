@@ -1,7 +1,8 @@
 // Package devstack runs the local topology of the project: a Kafka-protocol
-// broker, the Dapr scheduler, and each function with its own daprd sidecar
-// (one app-id per function, as in production). `make run` and the
-// integration tests both use it.
+// broker cluster, the Dapr scheduler (one node or a cluster), and each
+// function with its own daprd sidecar (one app-id per function, as in
+// production; several replicas each with its own sidecar under that
+// app-id). `make run` and the integration tests both use it.
 package devstack
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +33,8 @@ type Function struct {
 	HTTPPort int // daprd HTTP API
 	GRPCPort int // daprd gRPC API
 	Env      []string
+	// Replica numbers the replicas of one app-id from 0 (see Replicate).
+	Replica int
 }
 
 // URL is the function's own base URL.
@@ -51,7 +55,14 @@ type Options struct {
 	// stack's own name resolution is added to it unless it sets one.
 	ConfigFile string
 	BrokerPort int
+	// Brokers in the broker cluster, on BrokerPort and the ports after it
+	// (0 means 1); Partitions of each topic (0: the broker's default).
+	Brokers    int
+	Partitions int
 	SchedPort  int
+	// SchedPeerPorts are the base ports of further scheduler nodes: with
+	// two, the scheduler is a three-node cluster (see scheduler.go).
+	SchedPeerPorts []int
 	// SentryPort, when set, runs the Dapr sentry from BinDir on it (and
 	// its health endpoint on the next port) and turns mTLS on for the
 	// scheduler and every sidecar, as in a cluster: sidecars then know
@@ -124,10 +135,16 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		sidecarEnv = mtlsEnv(anchors)
 	}
 	s.add(s.brokerProc())
-	s.add(s.schedulerProc())
+	// Every scheduler node starts before any is waited for: an etcd
+	// member is healthy only once a quorum has formed.
+	for _, p := range s.schedulerProcs() {
+		s.add(p)
+	}
 	infra := len(s.order) // what every sidecar needs at its start
 	for _, f := range o.Functions {
-		s.Functions[f.Name] = f
+		if f.Replica == 0 {
+			s.Functions[f.Name] = f
+		}
 		if f.Binary != "" {
 			s.add(s.appProc(f))
 		}
@@ -135,17 +152,25 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	// Sentry, the broker and the scheduler first: sidecars fetch their
 	// identity, load pub/sub components and connect to the scheduler at
-	// start.
+	// start. Then the first sidecar alone: it creates the state stores'
+	// tables, which many sidecars creating at once (a scaled-out stack)
+	// can time out over on a busy machine.
+	first := slices.IndexFunc(s.order[infra:], func(n string) bool { return strings.HasSuffix(n, "-dapr") }) + infra
 	for i, name := range s.order {
 		if err := s.start(name); err != nil {
 			s.Stop()
 			return nil, err
 		}
-		if i == infra-1 {
-			if err := s.waitHealthy(ctx, s.order[:infra]); err != nil {
-				s.Stop()
-				return nil, err
-			}
+		var wait []string
+		switch i {
+		case infra - 1:
+			wait = s.order[:infra]
+		case first:
+			wait = s.order[infra : first+1]
+		}
+		if err := s.waitHealthy(ctx, wait); err != nil {
+			s.Stop()
+			return nil, err
 		}
 	}
 	if err := s.waitHealthy(ctx, s.order); err != nil {
@@ -184,55 +209,6 @@ func (s *Stack) add(p *proc) {
 	s.order = append(s.order, p.name)
 }
 
-func (s *Stack) brokerProc() *proc {
-	args := []string{filepath.Join(s.opts.BinDir, "broker"), "-port", strconv.Itoa(s.opts.BrokerPort)}
-	if s.opts.BrokerDataDir != "" {
-		args = append(args, "-data-dir", s.opts.BrokerDataDir)
-	}
-	return &proc{name: "broker", args: args, health: "tcp://127.0.0.1:" + strconv.Itoa(s.opts.BrokerPort)}
-}
-
-// BrokerAddr is the broker's host:port.
-func (s *Stack) BrokerAddr() string { return "127.0.0.1:" + strconv.Itoa(s.opts.BrokerPort) }
-
-// SchedulerAddr is the scheduler's host:port.
-func (s *Stack) SchedulerAddr() string { return "127.0.0.1:" + strconv.Itoa(s.opts.SchedPort) }
-
-func (s *Stack) schedulerProc() *proc {
-	p := s.opts.SchedPort
-	// Every auxiliary port is derived from the scheduler's so two stacks
-	// (make run and a test) never collide on the defaults 8080/9090/2379/2380.
-	return &proc{
-		name: "scheduler",
-		args: append([]string{
-			filepath.Join(s.opts.BinDir, "scheduler"),
-			"--port", strconv.Itoa(p),
-			"--listen-address", "127.0.0.1",
-			"--healthz-port", strconv.Itoa(p + 1),
-			"--healthz-listen-address", "127.0.0.1",
-			"--metrics-port", strconv.Itoa(p + 2),
-			"--metrics-listen-address", "127.0.0.1",
-			"--etcd-client-port", strconv.Itoa(p + 3),
-			"--etcd-client-listen-address", "127.0.0.1",
-			"--etcd-initial-cluster", "dapr-scheduler-server-0=http://127.0.0.1:" + strconv.Itoa(p+4),
-			"--etcd-data-dir", filepath.Join(s.opts.Dir, "scheduler"),
-			"--log-as-json",
-		}, s.schedulerMTLSArgs()...),
-		health: "http://127.0.0.1:" + strconv.Itoa(p+1) + "/healthz",
-	}
-}
-
-func (s *Stack) schedulerMTLSArgs() []string {
-	if s.opts.SentryPort == 0 {
-		return nil
-	}
-	return []string{
-		"--tls-enabled", "--sentry-address", s.SentryAddr(),
-		"--trust-anchors-file", filepath.Join(s.sentryDir(), "credentials", "ca.crt"),
-		"--identity-directory-write", filepath.Join(s.sentryDir(), "scheduler-identity"),
-	}
-}
-
 func (s *Stack) appProc(f Function) *proc {
 	env := append([]string{
 		"PORT=" + strconv.Itoa(f.AppPort),
@@ -241,11 +217,11 @@ func (s *Stack) appProc(f Function) *proc {
 		"DAPR_HTTP_PORT=" + strconv.Itoa(f.HTTPPort),
 		"DAPR_GRPC_PORT=" + strconv.Itoa(f.GRPCPort),
 	}, f.Env...)
-	return &proc{name: f.Name, args: []string{f.Binary}, env: env, health: f.URL() + "/healthz"}
+	return &proc{name: f.Proc(), args: []string{f.Binary}, env: env, health: f.URL() + "/healthz"}
 }
 
 func (s *Stack) sidecarProc(f Function, env []string) *proc {
-	return &proc{name: f.Name + "-dapr", args: s.SidecarArgs(f), env: append(append([]string(nil), env...), f.Env...), health: f.DaprURL() + "/v1.0/healthz"}
+	return &proc{name: f.Proc() + "-dapr", args: s.SidecarArgs(f), env: append(append([]string(nil), env...), f.Env...), health: f.DaprURL() + "/v1.0/healthz"}
 }
 
 // SidecarArgs is the daprd command line (binary first) of f's sidecar in
@@ -263,7 +239,7 @@ func (s *Stack) SidecarArgs(f Function) []string {
 		"--dapr-internal-grpc-port", strconv.Itoa(f.GRPCPort + 1000),
 		"--enable-metrics=false",
 		"--resources-path", s.opts.ResourcesDir,
-		"--scheduler-host-address", s.SchedulerAddr(),
+		"--scheduler-host-address", strings.Join(s.SchedulerAddrs(), ","),
 		"--placement-host-address", "",
 		"--log-as-json",
 	}
@@ -349,15 +325,24 @@ func healthy(c *http.Client, target string) bool {
 // Kill sends SIGKILL to one process (e.g. "broker", "create-task",
 // "create-task-dapr") and waits for it to die.
 func (s *Stack) Kill(name string) error {
-	s.mu.Lock()
-	p, ok := s.procs[name]
-	s.mu.Unlock()
-	if !ok || p.cmd == nil {
-		return fmt.Errorf("no process %q", name)
+	p, err := s.started(name)
+	if err != nil {
+		return err
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 	return nil
+}
+
+// started is the named process, once it was started.
+func (s *Stack) started(name string) (*proc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.procs[name]
+	if !ok || p.cmd == nil {
+		return nil, fmt.Errorf("no process %q", name)
+	}
+	return p, nil
 }
 
 // Restart starts a killed process again and waits until it is healthy.
@@ -409,12 +394,18 @@ func (s *Stack) LogPath(name string) string { return s.procs[name].logPath }
 // Names lists the processes in start order.
 func (s *Stack) Names() []string { return append([]string(nil), s.order...) }
 
-// Manifest is what `make run` writes to .run/stack.json.
+// Manifest is what `make run` writes to .run/stack.json. Broker,
+// Scheduler and Functions name the first broker, scheduler node and
+// replica, as they did before there could be more; Brokers, Schedulers
+// and Replicas list them all.
 type Manifest struct {
-	Broker    string                      `json:"broker"`
-	Scheduler string                      `json:"scheduler"`
-	Sentry    string                      `json:"sentry,omitempty"` // set when mTLS is on
-	Functions map[string]ManifestFunction `json:"functions"`
+	Broker     string                        `json:"broker"`
+	Brokers    []string                      `json:"brokers"`
+	Scheduler  string                        `json:"scheduler"`
+	Schedulers []string                      `json:"schedulers"`
+	Sentry     string                        `json:"sentry,omitempty"` // set when mTLS is on
+	Functions  map[string]ManifestFunction   `json:"functions"`
+	Replicas   map[string][]ManifestFunction `json:"replicas"`
 }
 
 // ManifestFunction locates one function and its sidecar.
@@ -423,17 +414,30 @@ type ManifestFunction struct {
 	DaprHTTP string `json:"dapr_http"`
 	DaprGRPC string `json:"dapr_grpc"`
 	Log      string `json:"log"`
+	AppLog   string `json:"app_log,omitempty"` // empty when the app runs elsewhere
 }
 
 // Manifest describes the running stack.
 func (s *Stack) Manifest() Manifest {
-	m := Manifest{Broker: s.BrokerAddr(), Scheduler: s.SchedulerAddr(), Sentry: s.SentryAddr(), Functions: map[string]ManifestFunction{}}
-	for name, f := range s.Functions {
-		m.Functions[name] = ManifestFunction{
-			URL:      f.URL(),
-			DaprHTTP: f.DaprURL(),
-			DaprGRPC: "127.0.0.1:" + strconv.Itoa(f.GRPCPort),
-			Log:      s.procs[name+"-dapr"].logPath,
+	m := Manifest{
+		Broker: s.BrokerAddr(), Brokers: s.BrokerAddrs(), Scheduler: s.SchedulerAddr(), Schedulers: s.SchedulerAddrs(), Sentry: s.SentryAddr(),
+		Functions: map[string]ManifestFunction{}, Replicas: map[string][]ManifestFunction{},
+	}
+	for name := range s.Functions {
+		for _, f := range s.Replicas(name) {
+			mf := ManifestFunction{
+				URL:      f.URL(),
+				DaprHTTP: f.DaprURL(),
+				DaprGRPC: "127.0.0.1:" + strconv.Itoa(f.GRPCPort),
+				Log:      s.procs[f.Proc()+"-dapr"].logPath,
+			}
+			if p, ok := s.procs[f.Proc()]; ok {
+				mf.AppLog = p.logPath
+			}
+			if f.Replica == 0 {
+				m.Functions[name] = mf
+			}
+			m.Replicas[name] = append(m.Replicas[name], mf)
 		}
 	}
 	return m
@@ -448,7 +452,7 @@ func (s *Stack) WriteManifest(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// Table renders what runs where, one function a line.
+// Table renders what runs where, one replica a line.
 func (s *Stack) Table() string {
 	names := make([]string, 0, len(s.Functions))
 	for n := range s.Functions {
@@ -456,34 +460,34 @@ func (s *Stack) Table() string {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-18s %-24s %-24s %s\n", "FUNCTION", "URL", "DAPR HTTP", "DAPR gRPC")
+	fmt.Fprintf(&b, "%-20s %-24s %-24s %s\n", "FUNCTION", "URL", "DAPR HTTP", "DAPR gRPC")
 	for _, n := range names {
-		f := s.Functions[n]
-		fmt.Fprintf(&b, "%-18s %-24s %-24s 127.0.0.1:%d\n", n, f.URL(), f.DaprURL(), f.GRPCPort)
+		for _, f := range s.Replicas(n) {
+			fmt.Fprintf(&b, "%-20s %-24s %-24s 127.0.0.1:%d\n", f.Proc(), f.URL(), f.DaprURL(), f.GRPCPort)
+		}
 	}
-	fmt.Fprintf(&b, "%-18s %s\n%-18s %s\n", "broker (Kafka)", s.BrokerAddr(), "scheduler", s.SchedulerAddr())
+	fmt.Fprintf(&b, "%-20s %s\n%-20s %s\n", "broker (Kafka)", strings.Join(s.BrokerAddrs(), ", "), "scheduler", strings.Join(s.SchedulerAddrs(), ", "))
 	if s.opts.SentryPort != 0 {
-		fmt.Fprintf(&b, "%-18s %s (mTLS on)\n", "sentry", s.SentryAddr())
+		fmt.Fprintf(&b, "%-20s %s (mTLS on)\n", "sentry", s.SentryAddr())
 	}
 	return b.String()
 }
 
 // ports lists every port a stack listens on, with its owner.
 func ports(o Options) map[int]string {
-	m := map[int]string{o.BrokerPort: "broker"}
+	m := map[int]string{}
+	brokerPorts(o, m)
 	if o.SentryPort != 0 {
 		m[o.SentryPort], m[o.SentryPort+1] = "sentry", "sentry healthz"
 	}
-	for i, what := range []string{"scheduler", "scheduler healthz", "scheduler metrics", "scheduler etcd client", "scheduler etcd peer"} {
-		m[o.SchedPort+i] = what
-	}
+	schedulerPorts(o, m)
 	for _, f := range o.Functions {
 		if f.Binary != "" {
-			m[f.AppPort] = f.Name
+			m[f.AppPort] = f.Proc()
 		}
-		m[f.HTTPPort] = f.Name + " sidecar HTTP"
-		m[f.GRPCPort] = f.Name + " sidecar gRPC"
-		m[f.GRPCPort+1000] = f.Name + " sidecar internal gRPC"
+		m[f.HTTPPort] = f.Proc() + " sidecar HTTP"
+		m[f.GRPCPort] = f.Proc() + " sidecar gRPC"
+		m[f.GRPCPort+1000] = f.Proc() + " sidecar internal gRPC"
 	}
 	return m
 }

@@ -44,6 +44,12 @@ type ProjectOptions struct {
 	Stores Stores
 	// Functions to start (default: all).
 	Functions []string
+	// Replicas of some functions (default: one each), each with its own
+	// sidecar under the function's app-id.
+	Replicas map[string]int
+	// Schedulers and Brokers size the scheduler and broker clusters
+	// (default: one node each).
+	Schedulers, Brokers int
 	// SweepSchedule of the reminder-sweep cron binding (default @every 1h,
 	// so tests trigger sweeps themselves).
 	SweepSchedule string
@@ -172,13 +178,13 @@ func StartProject(t TB, o ProjectOptions) *Project {
 	hook := NewWebhook(t, token)
 
 	bins := BuildFunctions(t, filepath.Join(dir, "bin"), o.Functions...)
-	fns := make([]Function, len(o.Functions))
-	for i, name := range o.Functions {
-		fns[i] = Function{Name: name, Binary: bins[name], Env: []string{"LOG_LEVEL=debug", "DRAIN_QUIET_PERIOD=200ms"}}
+	var fns []Function
+	for _, name := range o.Functions {
+		fns = append(fns, Replicate(Function{Name: name, Binary: bins[name], Env: []string{"LOG_LEVEL=debug", "DRAIN_QUIET_PERIOD=200ms"}}, o.Replicas[name])...)
 	}
 	fns = append(fns, o.Apps...)
 	env = append(env, LocalEnv(dir, "", hook.URL(), o.SweepSchedule)...)
-	s := StartT(t, TestStack{Functions: fns, Resources: res, Dir: dir, Env: env})
+	s := StartT(t, TestStack{Functions: fns, Resources: res, Dir: dir, Env: env, Schedulers: o.Schedulers, Brokers: o.Brokers})
 	return &Project{Stack: s, Dir: dir, Webhook: hook, Token: token}
 }
 

@@ -182,7 +182,8 @@ func LocalEnv(dir, broker, notifyURL, sweepSchedule string) []string {
 // TestStack is what StartT takes: the functions by name, and how to run
 // them.
 type TestStack struct {
-	// Functions to start with a sidecar each. A name with no Binary runs
+	// Functions to start with a sidecar each (several replicas of one are
+	// entries of the same Name, see Replicate). A name with no Binary runs
 	// only its sidecar, for an app the test serves itself. Zero ports are
 	// picked free.
 	Functions []Function
@@ -194,6 +195,10 @@ type TestStack struct {
 	// Dir, if set, is the run folder; otherwise a fresh temporary one.
 	Dir           string
 	BrokerDataDir string
+	// Schedulers is the scheduler's node count and Brokers the broker
+	// cluster's size (0 means 1); Partitions of each topic (0: the
+	// broker's default).
+	Schedulers, Brokers, Partitions int
 }
 
 // StartT starts a stack for a test on free ports and stops it when the test
@@ -207,7 +212,24 @@ func StartT(t TB, ts TestStack) *Stack {
 	if ts.Dir == "" {
 		ts.Dir = runDir(t)
 	}
-	base, err := FreeBlock(6)
+	base, err := FreeBlock(5)
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	var peers []int
+	for i := 1; i < ts.Schedulers; i++ {
+		p, err := FreeBlock(5)
+		if err != nil {
+			t.Fatalf("devstack: %v", err)
+		}
+		peers = append(peers, p)
+	}
+	// The brokers, and the admin port after them when there are several.
+	span := max(ts.Brokers, 1)
+	if span > 1 {
+		span++
+	}
+	broker, err := FreeBlock(span)
 	if err != nil {
 		t.Fatalf("devstack: %v", err)
 	}
@@ -231,17 +253,20 @@ func StartT(t TB, ts TestStack) *Stack {
 		fns[i] = f
 	}
 	o := Options{
-		Dir:          ts.Dir,
-		BinDir:       filepath.Join(root, "bin"),
-		ResourcesDir: ts.Resources,
-		ConfigFile:   ts.Config,
-		BrokerPort:   base + 5,
-		SchedPort:    base,
-		Functions:    fns,
-		// The broker's address is known only here; later entries win.
-		Env:           append(append([]string(nil), ts.Env...), fmt.Sprintf("LOCAL_KAFKA_BROKERS=127.0.0.1:%d", base+5)),
-		BrokerDataDir: ts.BrokerDataDir,
+		Dir:            ts.Dir,
+		BinDir:         filepath.Join(root, "bin"),
+		ResourcesDir:   ts.Resources,
+		ConfigFile:     ts.Config,
+		BrokerPort:     broker,
+		Brokers:        ts.Brokers,
+		Partitions:     ts.Partitions,
+		SchedPort:      base,
+		SchedPeerPorts: peers,
+		Functions:      fns,
+		BrokerDataDir:  ts.BrokerDataDir,
 	}
+	// The brokers' addresses are known only here; later entries win.
+	o.Env = append(append([]string(nil), ts.Env...), "LOCAL_KAFKA_BROKERS="+strings.Join(o.BrokerAddrs(), ","))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s, err := Start(ctx, o)

@@ -38,6 +38,20 @@ const (
 	Settle  = 45 * time.Second // after the last reminder is due
 )
 
+// The scale-out the suite runs at, as in Kubernetes: two replicas of every
+// event-driven function (each with its own sidecar, under one app-id), a
+// three-node scheduler and three brokers.
+var (
+	Replicas   = map[string]int{"fire-reminder": 2, "send-notification": 2, "sweep-reminders": 2}
+	Schedulers = 3
+	Brokers    = 3
+)
+
+// FailoverDown is how long a scheduler node stays down: long enough for
+// the jobs it owned to move to the others, so the lateness measured
+// around it is the failover's.
+const FailoverDown = 8 * time.Second
+
 // deliveries groups what the webhook received by task: the notification
 // id of each delivery, repeats included.
 func deliveries(hook *devstack.Webhook) map[string][]string {
@@ -80,6 +94,7 @@ type fault struct {
 	down         time.Duration
 	note         string
 	err          error
+	from, to     time.Time // when it struck, and when the target was back
 }
 
 func TestFaults(t *testing.T) {
@@ -127,7 +142,7 @@ func TestFaults(t *testing.T) {
 	bins := devstack.BuildFunctions(t, filepath.Join(dir, "bin"), names...)
 	var fns []devstack.Function
 	for _, n := range names {
-		fns = append(fns, devstack.Function{Name: n, Binary: bins[n], Env: []string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms"}})
+		fns = append(fns, devstack.Replicate(devstack.Function{Name: n, Binary: bins[n], Env: []string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms"}}, Replicas[n])...)
 	}
 	// The Chat API's sidecar, which the load goes through and no fault hits.
 	fns = append(fns, devstack.Function{Name: "chat-api", AppPort: devstack.StubApp(t)})
@@ -136,7 +151,8 @@ func TestFaults(t *testing.T) {
 		"LOCAL_PG_CONNECTION=host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable",
 		"LOCAL_PG_TABLE_PREFIX="+prefix, "LOCAL_PG_METADATA_TABLE="+prefix+"metadata",
 		"LOCAL_REDIS_HOST="+devstack.RedisAddr)
-	s := devstack.StartT(t, devstack.TestStack{Functions: fns, Resources: res, Dir: dir, Env: env, BrokerDataDir: filepath.Join(dir, "broker-data")})
+	s := devstack.StartT(t, devstack.TestStack{Functions: fns, Resources: res, Dir: dir, Env: env, BrokerDataDir: filepath.Join(dir, "broker-data"),
+		Schedulers: Schedulers, Brokers: Brokers})
 	chat := s.Functions["chat-api"].DaprURL()
 	t.Cleanup(func() { dropTables(prefix) })
 
@@ -146,14 +162,21 @@ func TestFaults(t *testing.T) {
 	require.NoError(t, create(chat, warm, "warm"))
 	require.Eventually(t, func() bool { return len(deliveries(hook)[warm.id]) == 1 }, 90*time.Second, 100*time.Millisecond, "warm-up reminder")
 
-	// The faults, one at a time, at random moments of the load.
+	// The faults, one at a time, at random moments of the load. Where a
+	// function runs several replicas, one of them is hit and the others
+	// carry on.
 	var faults []fault
 	for _, n := range names { // every function process and every function's sidecar
-		faults = append(faults, fault{kind: "function process", target: n}, fault{kind: "sidecar", target: n + "-dapr"})
+		r := s.Replicas(n)
+		p := r[rng.IntN(len(r))].Proc()
+		faults = append(faults, fault{kind: "function process", target: p}, fault{kind: "sidecar", target: p + "-dapr"})
 	}
+	nodes := s.SchedulerNames()
 	faults = append(faults, []fault{
-		{kind: "scheduler", target: "scheduler"},
+		{kind: "scheduler node", target: nodes[rng.IntN(len(nodes))]},
+		{kind: "broker node", target: strconv.Itoa(rng.IntN(Brokers))},
 		{kind: "broker", target: "broker"},
+		{kind: "rolling restart", target: "fire-reminder"},
 		{kind: "postgresql", target: "postgresql"},
 		{kind: "redis", target: "redis"},
 	}...)
@@ -162,6 +185,9 @@ func TestFaults(t *testing.T) {
 	for i := range faults {
 		faults[i].at = time.Duration(i)*slot + time.Duration(rng.Int64N(int64(slot/2)))
 		faults[i].down = 200*time.Millisecond + time.Duration(rng.Int64N(int64(1800*time.Millisecond)))
+		if faults[i].kind == "scheduler node" {
+			faults[i].down = FailoverDown
+		}
 	}
 
 	start := time.Now()
@@ -199,7 +225,9 @@ func TestFaults(t *testing.T) {
 	for _, f := range faults { // the faults
 		time.Sleep(time.Until(start.Add(f.at)))
 		t.Logf("%6.1fs  %s: %s (down %s)", time.Since(start).Seconds(), f.kind, f.target, f.down.Round(time.Millisecond))
+		f.from = time.Now()
 		f.note, f.err = inject(s, f)
+		f.to = time.Now()
 		if f.err != nil {
 			t.Errorf("fault %s %s: %v", f.kind, f.target, f.err)
 			verdict = append(verdict, fmt.Sprintf("fault %s %s: %v", f.kind, f.target, f.err))
@@ -287,7 +315,7 @@ func TestFaults(t *testing.T) {
 		Seed: seed, Tasks: Tasks, Faults: injected, FaultList: faultLog, Expected: expected, Delivered: delivered,
 		Duplicated: duplicated, Repeated: repeated, Lost: lost, Unwanted: unwanted, Either: either, CreateFailed: createFailed,
 		WebhookRefused: hook.Refused(), Duration: time.Since(start).Round(time.Second),
-		Recovery: recovery(s),
+		Recovery: recovery(s), Lateness: lateness(tasks, hook, faultLog),
 	}
 	t.Log("\n" + report.String())
 	verdict = append(verdict, report.String())
@@ -332,6 +360,32 @@ func inject(s *devstack.Stack, f fault) (string, error) {
 		}
 		n, err := cutConnections(s, f.kind, port)
 		return fmt.Sprintf("%d connections cut", n), err
+	}
+	switch f.kind {
+	case "broker node":
+		id, _ := strconv.Atoi(f.target)
+		if err := s.StopBroker(id); err != nil {
+			return "", err
+		}
+		time.Sleep(f.down)
+		return "stopped (connections cut), started after " + f.down.Round(100*time.Millisecond).String(), s.StartBroker(id)
+	case "rolling restart":
+		// One replica at a time, each back and healthy before the next,
+		// as a Deployment's rolling update does.
+		for _, r := range s.Replicas(f.target) {
+			for _, name := range []string{r.Proc(), r.Proc() + "-dapr"} {
+				if err := s.Terminate(name, 30*time.Second); err != nil {
+					return "", err
+				}
+			}
+			// The app first: its sidecar is healthy only once the app listens.
+			for _, name := range []string{r.Proc(), r.Proc() + "-dapr"} {
+				if err := s.Restart(ctx, name); err != nil {
+					return "", err
+				}
+			}
+		}
+		return fmt.Sprintf("SIGTERM and start of each of %d replicas in turn", len(s.Replicas(f.target))), nil
 	}
 	if err := s.Kill(f.target); err != nil {
 		return "", err
@@ -553,6 +607,7 @@ type figures struct {
 	Either, CreateFailed, WebhookRefused      int
 	Duration                                  time.Duration
 	Recovery                                  map[string]int
+	Lateness                                  []latenessRow
 }
 
 func (f figures) String() string {
@@ -569,6 +624,10 @@ func (f figures) String() string {
 	fmt.Fprintf(&b, "| completed or deleted within 1 s of the reminder (either is right) | %d |\n", f.Either)
 	fmt.Fprintf(&b, "| webhook deliveries refused | %d |\n", f.WebhookRefused)
 	fmt.Fprintf(&b, "| run time | %s |\n", f.Duration)
+	fmt.Fprintf(&b, "\nReminder lateness (webhook receipt minus remind_at):\n\n| reminders due | count | P50 | P99 | max |\n|---|---|---|---|---|\n")
+	for _, l := range f.Lateness {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", l.window, l.n, ms(l.p50), ms(l.p99), ms(l.max))
+	}
 	fmt.Fprintf(&b, "\nWhat absorbed the faults (log lines of the run):\n\n| log line | count |\n|---|---|\n")
 	for _, k := range recoveryLines {
 		fmt.Fprintf(&b, "| %s | %d |\n", k, f.Recovery[k])
@@ -585,6 +644,63 @@ func (f figures) String() string {
 	}
 	return b.String()
 }
+
+// latenessRow is how late the reminders due in one window arrived.
+type latenessRow struct {
+	window        string
+	n             int
+	p50, p99, max time.Duration
+}
+
+// SchedulerFailoverWindow is how long after a scheduler node is back its
+// reminders still count as due during the failover: the surviving nodes
+// take its jobs over while it is down, and it takes a share back after.
+const SchedulerFailoverWindow = 10 * time.Second
+
+// lateness measures, from the webhook's receipt of each reminder's first
+// delivery, how late reminders were: all of them, and those due while a
+// scheduler node was down or had just come back.
+func lateness(tasks []*planned, hook *devstack.Webhook, faults []fault) []latenessRow {
+	first := map[string]time.Time{}
+	for _, d := range hook.Deliveries() {
+		id, _ := d["task_id"].(string)
+		at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(d[devstack.ReceivedAt]))
+		if err == nil && (first[id].IsZero() || at.Before(first[id])) {
+			first[id] = at
+		}
+	}
+	var all, failover []time.Duration
+	for _, p := range tasks {
+		at, ok := first[p.id]
+		if p.createErr != nil || p.fate != "remind" || !ok {
+			continue
+		}
+		late := at.Sub(p.remindAt)
+		all = append(all, late)
+		for _, f := range faults {
+			if f.kind == "scheduler node" && !p.remindAt.Before(f.from) && p.remindAt.Before(f.to.Add(SchedulerFailoverWindow)) {
+				failover = append(failover, late)
+			}
+		}
+	}
+	return []latenessRow{
+		percentiles("all", all),
+		percentiles(fmt.Sprintf("while a scheduler node was down or within %s of its return", SchedulerFailoverWindow), failover),
+	}
+}
+
+func percentiles(window string, ds []time.Duration) latenessRow {
+	r := latenessRow{window: window, n: len(ds)}
+	if len(ds) == 0 {
+		return r
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	at := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
+	r.p50, r.p99, r.max = at(0.50), at(0.99), ds[len(ds)-1]
+	return r
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
 
 // recoveryLines are the log lines that show a fault being absorbed.
 var recoveryLines = []string{
