@@ -46,9 +46,12 @@ functions: ## build every function into bin/
 
 # MTLS=1 adds the Dapr sentry and mTLS between every sidecar, as in a
 # cluster; DAPR_CONFIG=file gives every sidecar a Dapr Configuration (e.g.
-# access control, which needs MTLS=1 to know who calls).
-run: build ## start the broker, the scheduler and every function with its sidecar (MTLS=1, DAPR_CONFIG=file)
-	$(GO) run ./hack/stack $(if $(MTLS),-mtls) $(if $(DAPR_CONFIG),-config $(DAPR_CONFIG))
+# access control, which needs MTLS=1 to know who calls); PROFILE=name runs
+# the same binaries on another profile's components (bindings/profiles:
+# kafka-postgres, rabbitmq-mysql, jetstream-sqlite); NOTIFY_URL=url has
+# reminders delivered there instead of the stand-in webhook (examples/fastapi).
+run: build ## start the broker, the scheduler and every function with its sidecar (MTLS=1, DAPR_CONFIG=file, PROFILE=name, NOTIFY_URL=url)
+	$(GO) run ./hack/stack $(if $(MTLS),-mtls) $(if $(DAPR_CONFIG),-config $(DAPR_CONFIG)) $(if $(PROFILE),-profile $(PROFILE)) $(if $(NOTIFY_URL),-notify $(NOTIFY_URL))
 
 vet: ## go vet and gofmt
 	$(GO) vet ./...

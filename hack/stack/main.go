@@ -1,11 +1,13 @@
 // Command stack is `make run`: it starts the broker, the Dapr scheduler and
 // every function with its own daprd sidecar on documented ports, plus a
-// local stand-in for the chat webhook that notifications are delivered to.
-// It prints what runs where, writes .run/stack.json, and stops everything
-// on Ctrl-C or SIGTERM.
+// local stand-in for the chat webhook that notifications are delivered to,
+// on one profile's components (bindings/local by default). It prints what
+// runs where, writes .run/stack.json, and stops everything on Ctrl-C or
+// SIGTERM.
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,45 +32,68 @@ const (
 	schedulerPort = 7006 // and 7007-7010 for its health, metrics and etcd
 	sentryPort    = 7011 // and 7012 for its health (with -mtls)
 	webhookPort   = 8099
+	natsPort      = 4223 // the jetstream profile's own NATS server, beside a machine's on 4222
 )
 
 func main() {
 	dir := flag.String("dir", ".run", "run folder: logs, data, stack.json")
 	bin := flag.String("bin", "bin", "folder with daprd, scheduler, broker and the function binaries")
-	resources := flag.String("resources", "bindings/local", "Dapr resources folder")
+	profile := flag.String("profile", string(devstack.Local), fmt.Sprintf("components to run on: one of %v", devstack.Profiles))
 	sweep := flag.String("sweep", "@every 30s", "schedule of the reminder-sweep cron binding")
+	notify := flag.String("notify", "", "URL send-notification delivers to, instead of the stand-in chat webhook (e.g. examples/fastapi's /notify)")
 	mtls := flag.Bool("mtls", false, "run the Dapr sentry and mTLS between every sidecar, as in a cluster")
 	config := flag.String("config", "", "Dapr Configuration file for every sidecar (e.g. access control, with -mtls)")
 	flag.Parse()
-	if err := run(*dir, *bin, *resources, *sweep, *config, *mtls); err != nil {
+	if err := run(*dir, *bin, *profile, *sweep, *notify, *config, *mtls); err != nil {
 		fmt.Fprintln(os.Stderr, "stack:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, bin, resources, sweep, config string, mtls bool) error {
+func run(dir, bin, profileName, sweep, notify, config string, mtls bool) error {
+	profile, err := devstack.ParseProfile(profileName)
+	if err != nil {
+		return err
+	}
+	if missing := profile.Need(); len(missing) > 0 {
+		return fmt.Errorf("profile %s: %s", profile, strings.Join(missing, "; "))
+	}
+	root, err := devstack.RepoRoot()
+	if err != nil {
+		return err
+	}
 	dir, _ = filepath.Abs(dir)
 	bin, _ = filepath.Abs(bin)
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return err
 	}
-	if err := ensureSecrets(filepath.Join(resources, "secrets.example.json"), filepath.Join(dir, "secrets.json")); err != nil {
+	// Written afresh each time: the components of the profile asked for.
+	resources := filepath.Join(dir, "resources")
+	if err := os.RemoveAll(resources); err != nil {
 		return err
 	}
-	token, err := webhookToken(filepath.Join(dir, "secrets.json"))
-	if err != nil {
+	if err := profile.WriteResources(root, resources); err != nil {
 		return err
 	}
-
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", webhookPort))
-	if err != nil {
-		return fmt.Errorf("%w: %d (local chat webhook): %v", devstack.ErrPortInUse, webhookPort, err)
-	}
-	hook, err := startWebhook(ln, filepath.Join(dir, "logs", "webhook.log"), token)
-	if err != nil {
+	if err := ensureSecrets(filepath.Join(root, "bindings", "local", "secrets.example.json"), filepath.Join(dir, "secrets.json")); err != nil {
 		return err
 	}
-	defer hook.Close()
+	webhook := fmt.Sprintf("http://127.0.0.1:%d/notify", webhookPort)
+	if notify == "" {
+		token, err := webhookToken(filepath.Join(dir, "secrets.json"))
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", webhookPort))
+		if err != nil {
+			return fmt.Errorf("%w: %d (local chat webhook): %v", devstack.ErrPortInUse, webhookPort, err)
+		}
+		hook, err := startWebhook(ln, filepath.Join(dir, "logs", "webhook.log"), token)
+		if err != nil {
+			return err
+		}
+		defer hook.Close()
+	}
 
 	// Default ports, by the function's place in the list: app 808N, sidecar
 	// HTTP 350N, sidecar gRPC 360N (and internal gRPC 460N). All lie below
@@ -86,7 +112,13 @@ func run(dir, bin, resources, sweep, config string, mtls bool) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	fmt.Println("starting broker, scheduler and", len(fns), "functions with their sidecars (logs in", filepath.Join(dir, "logs")+")")
+	// One run of the profile per folder: its tables and virtual host are
+	// named "run", and stay, as the SQLite files do.
+	prof, err := profile.Prepare(ctx, root, dir, "run", natsPort)
+	if err != nil {
+		return err
+	}
+	fmt.Println("starting broker, scheduler and", len(fns), "functions with their sidecars on profile", profile, "(logs in", filepath.Join(dir, "logs")+")")
 	o := devstack.Options{
 		Dir:          dir,
 		BinDir:       bin,
@@ -95,8 +127,9 @@ func run(dir, bin, resources, sweep, config string, mtls bool) error {
 		BrokerPort:   brokerPort,
 		SchedPort:    schedulerPort,
 		Functions:    fns,
-		Env:          devstack.LocalEnv(dir, fmt.Sprintf("127.0.0.1:%d", brokerPort), fmt.Sprintf("http://127.0.0.1:%d/notify", webhookPort), sweep),
+		Env:          append(devstack.LocalEnv(dir, fmt.Sprintf("127.0.0.1:%d", brokerPort), cmp.Or(notify, webhook), sweep), prof.Env...),
 		ReadyTimeout: 3 * time.Minute,
+		Services:     prof.Services,
 	}
 	if mtls {
 		o.SentryPort = sentryPort
@@ -110,7 +143,12 @@ func run(dir, bin, resources, sweep, config string, mtls bool) error {
 		return err
 	}
 	fmt.Print("\n" + s.Table())
-	fmt.Printf("%-18s http://127.0.0.1:%d/notify (deliveries logged to %s)\n\n", "chat webhook", webhookPort, filepath.Join(dir, "logs", "webhook.log"))
+	if notify == "" {
+		fmt.Printf("%-18s %s (deliveries logged to %s)\n", "chat webhook", webhook, filepath.Join(dir, "logs", "webhook.log"))
+	} else {
+		fmt.Printf("%-18s %s\n", "chat webhook", notify)
+	}
+	fmt.Printf("%-18s %s (components in %s)\n\n", "profile", profile, resources)
 	fmt.Println("ready: every sidecar is healthy. Ctrl-C stops everything.")
 	<-ctx.Done()
 	fmt.Println("\nstopping...")

@@ -62,6 +62,8 @@ type Options struct {
 	BrokerDataDir string
 	// ReadyTimeout bounds the wait for every process to be healthy.
 	ReadyTimeout time.Duration
+	// Services are more infrastructure a profile needs (a NATS server).
+	Services []Service
 }
 
 // Stack is a running topology.
@@ -122,6 +124,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s.add(s.brokerProc())
 	s.add(s.schedulerProc())
+	for _, svc := range o.Services {
+		s.add(&proc{name: svc.Name, args: svc.Args, health: svc.Health})
+	}
 	infra := len(s.order) // what every sidecar needs at its start
 	for _, f := range o.Functions {
 		s.Functions[f.Name] = f
@@ -140,6 +145,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		if i == infra-1 {
 			if err := s.waitHealthy(ctx, s.order[:infra]); err != nil {
+				s.Stop()
+				return nil, err
+			}
+			if err := servicesReady(ctx, o.Services); err != nil {
 				s.Stop()
 				return nil, err
 			}

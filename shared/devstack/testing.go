@@ -194,6 +194,8 @@ type TestStack struct {
 	// Dir, if set, is the run folder; otherwise a fresh temporary one.
 	Dir           string
 	BrokerDataDir string
+	// Services are more infrastructure processes (a profile's).
+	Services []Service
 }
 
 // StartT starts a stack for a test on free ports and stops it when the test
@@ -241,6 +243,7 @@ func StartT(t TB, ts TestStack) *Stack {
 		// The broker's address is known only here; later entries win.
 		Env:           append(append([]string(nil), ts.Env...), fmt.Sprintf("LOCAL_KAFKA_BROKERS=127.0.0.1:%d", base+5)),
 		BrokerDataDir: ts.BrokerDataDir,
+		Services:      ts.Services,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -317,10 +320,17 @@ func RequireTCP(t TB, service, addr string) {
 		conn.Close()
 		return
 	}
+	Unavailable(t, fmt.Sprintf("%s not reachable at %s (%v)", service, addr, err))
+}
+
+// Unavailable skips the test because what it needs is missing, or fails
+// it under REQUIRE_SERVICES=1.
+func Unavailable(t TB, what string) {
+	t.Helper()
 	if os.Getenv(RequireServicesEnv) == "1" {
-		t.Fatalf("%s is required at %s (%s=1) but is not reachable: %v", service, addr, RequireServicesEnv, err)
+		t.Fatalf("%s, and %s=1 requires it", what, RequireServicesEnv)
 	}
-	t.Skipf("SKIPPED: %s not reachable at %s (%v). Start it, or set %s=1 to make this a failure.", service, addr, err, RequireServicesEnv)
+	t.Skipf("SKIPPED: %s. Start or install it, or set %s=1 to make this a failure.", what, RequireServicesEnv)
 }
 
 // StubApp serves 404 to everything until the test ends, and returns its
