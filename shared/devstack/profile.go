@@ -88,6 +88,7 @@ func (p Profile) Need() []string {
 		tcp("RabbitMQ", RabbitMQAddr)
 		program("rabbitmqctl") // makes each run's virtual host
 		tcp("MySQL", MySQLAddr)
+		program("mysql") // creates the run's table
 		tcp("Redis", RedisAddr)
 	case JetStreamSQLite:
 		program("nats-server") // each stack runs its own
@@ -186,6 +187,9 @@ func (p Profile) Prepare(ctx context.Context, root, dir, name string, natsPort i
 		if err := rabbitmqctl(ctx, "set_permissions", "-p", r.vhost, "guest", ".*", ".*", ".*"); err != nil {
 			return nil, err
 		}
+		if err := createTable(ctx, filepath.Join(p.dir(root), "tasks.sql"), name+"_tasks"); err != nil {
+			return nil, err
+		}
 		r.RabbitMQURL = "amqp://guest:guest@" + RabbitMQAddr + "/" + r.vhost
 		r.Env = []string{
 			"LOCAL_RABBITMQ_URL=" + r.RabbitMQURL,
@@ -227,6 +231,27 @@ func (r *ProfileRun) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return rabbitmqctl(ctx, "delete_vhost", r.vhost)
+}
+
+// createTable runs the SQL in file, with ${TABLE} set to table, through
+// the mysql client.
+func createTable(ctx context.Context, file, table string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(MySQLAddr)
+	cmd := exec.CommandContext(ctx, "mysql", "-uroot", "-h"+host, "-P"+port)
+	cmd.Stdin = strings.NewReader(os.Expand(string(b), func(k string) string {
+		if k == "TABLE" {
+			return table
+		}
+		return "${" + k + "}"
+	}))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v: %s", file, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 func rabbitmqctl(ctx context.Context, args ...string) error {
