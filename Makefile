@@ -46,12 +46,16 @@ functions: ## build every function into bin/
 
 # MTLS=1 adds the Dapr sentry and mTLS between every sidecar, as in a
 # cluster; DAPR_CONFIG=file gives every sidecar a Dapr Configuration (e.g.
-# access control, which needs MTLS=1 to know who calls). Scale out as in
-# Kubernetes: REPLICAS=2 (or fire-reminder=3,send-notification=2) runs
-# replicas under one app-id, SCHEDULERS=3 a scheduler cluster, BROKERS=3
+# access control, which needs MTLS=1 to know who calls); PROFILE=name runs
+# the same binaries on another profile's components (bindings/profiles:
+# kafka-postgres, rabbitmq-mysql, jetstream-sqlite); NOTIFY_URL=url has
+# reminders delivered there instead of the stand-in webhook (examples/fastapi).
+# Scale out as in Kubernetes: REPLICAS=2 (or fire-reminder=3,send-notification=2)
+# runs replicas under one app-id, SCHEDULERS=3 a scheduler cluster, BROKERS=3
 # a broker cluster, PARTITIONS=N partitions per topic.
-run: build ## start the broker, the scheduler and every function with its sidecar (MTLS=1, DAPR_CONFIG=file, REPLICAS=, SCHEDULERS=, BROKERS=, PARTITIONS=)
+run: build ## start the broker, the scheduler and every function with its sidecar (MTLS=1, DAPR_CONFIG=file, PROFILE=name, NOTIFY_URL=url, REPLICAS=, SCHEDULERS=, BROKERS=, PARTITIONS=)
 	$(GO) run ./hack/stack $(if $(MTLS),-mtls) $(if $(DAPR_CONFIG),-config $(DAPR_CONFIG)) \
+		$(if $(PROFILE),-profile $(PROFILE)) $(if $(NOTIFY_URL),-notify $(NOTIFY_URL)) \
 		$(if $(REPLICAS),-replicas $(REPLICAS)) $(if $(SCHEDULERS),-schedulers $(SCHEDULERS)) \
 		$(if $(BROKERS),-brokers $(BROKERS)) $(if $(PARTITIONS),-partitions $(PARTITIONS))
 

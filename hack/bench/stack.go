@@ -297,8 +297,8 @@ func (s *stack) writeResources() error {
 	}
 	variant := map[string]string{}
 	if s.stores == devstack.PostgresRedis {
-		variant["tasks.yaml"] = filepath.Join(s.root, "bindings", "test", "tasks-postgresql.yaml")
-		variant["dedupe.yaml"] = filepath.Join(s.root, "bindings", "test", "dedupe-redis.yaml")
+		variant["tasks.yaml"] = filepath.Join(s.root, "bindings", "profiles", "kafka-postgres", "tasks.yaml")
+		variant["dedupe.yaml"] = filepath.Join(s.root, "bindings", "profiles", "kafka-postgres", "dedupe.yaml")
 	}
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
@@ -342,7 +342,7 @@ scopes:
   - ` + subID + `
 `}
 	if s.pg {
-		// As bindings/test/tasks-postgresql.yaml, on tables of its own.
+		// As bindings/profiles/kafka-postgres/tasks.yaml, on tables of its own.
 		files["bench-pg.yaml"] = `apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
@@ -364,7 +364,7 @@ scopes:
 `
 	}
 	if s.redis {
-		// As bindings/test/dedupe-redis.yaml.
+		// As bindings/profiles/kafka-postgres/dedupe.yaml.
 		files["bench-redis.yaml"] = `apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:

@@ -1,12 +1,14 @@
 // Command stack is `make run`: it starts the broker, the Dapr scheduler and
 // every function with its own daprd sidecar on documented ports, plus a
-// local stand-in for the chat webhook that notifications are delivered to.
-// Each function may run as several replicas, the scheduler as a cluster
-// and the broker as several brokers, as in Kubernetes. It prints what runs
-// where, writes .run/stack.json, and stops everything on Ctrl-C or SIGTERM.
+// local stand-in for the chat webhook that notifications are delivered to,
+// on one profile's components (bindings/local by default). Each function
+// may run as several replicas, the scheduler as a cluster and the broker as
+// several brokers, as in Kubernetes. It prints what runs where, writes
+// .run/stack.json, and stops everything on Ctrl-C or SIGTERM.
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +37,7 @@ const (
 	// k (from 0) of the function in place i serves app 8081+i+10k, sidecar
 	// HTTP 3501+i+10k and gRPC 3601+i+10k, up to ten replicas.
 	replicaStride = 10
+	natsPort      = 4223 // the jetstream profile's own NATS server, beside a machine's on 4222
 )
 
 // schedulerPeerPorts are the base ports of the second and third scheduler
@@ -44,8 +47,9 @@ var schedulerPeerPorts = []int{7013, 7018}
 func main() {
 	dir := flag.String("dir", ".run", "run folder: logs, data, stack.json")
 	bin := flag.String("bin", "bin", "folder with daprd, scheduler, broker and the function binaries")
-	resources := flag.String("resources", "bindings/local", "Dapr resources folder")
+	profile := flag.String("profile", string(devstack.Local), fmt.Sprintf("components to run on: one of %v", devstack.Profiles))
 	sweep := flag.String("sweep", "@every 30s", "schedule of the reminder-sweep cron binding")
+	notify := flag.String("notify", "", "URL send-notification delivers to, instead of the stand-in chat webhook (e.g. examples/fastapi's /notify)")
 	mtls := flag.Bool("mtls", false, "run the Dapr sentry and mTLS between every sidecar, as in a cluster")
 	config := flag.String("config", "", "Dapr Configuration file for every sidecar (e.g. access control, with -mtls)")
 	var sc scale
@@ -54,7 +58,7 @@ func main() {
 	flag.IntVar(&sc.brokers, "brokers", 1, "brokers in the local Kafka cluster (on 9092 and up)")
 	flag.IntVar(&sc.partitions, "partitions", 0, "partitions of each topic (0: the broker's default)")
 	flag.Parse()
-	if err := run(*dir, *bin, *resources, *sweep, *config, *mtls, sc); err != nil {
+	if err := run(*dir, *bin, *profile, *sweep, *notify, *config, *mtls, sc); err != nil {
 		fmt.Fprintln(os.Stderr, "stack:", err)
 		os.Exit(1)
 	}
@@ -66,7 +70,7 @@ type scale struct {
 	schedulers, brokers, partitions int
 }
 
-func run(dir, bin, resources, sweep, config string, mtls bool, sc scale) error {
+func run(dir, bin, profileName, sweep, notify, config string, mtls bool, sc scale) error {
 	replicas, err := devstack.ParseReplicas(sc.replicas, devstack.Functions)
 	if err != nil {
 		return err
@@ -74,31 +78,53 @@ func run(dir, bin, resources, sweep, config string, mtls bool, sc scale) error {
 	if sc.schedulers != 1 && sc.schedulers != 3 {
 		return fmt.Errorf("schedulers %d: run 1, or 3 for a cluster that outlives one node", sc.schedulers)
 	}
+	profile, err := devstack.ParseProfile(profileName)
+	if err != nil {
+		return err
+	}
+	if missing := profile.Need(); len(missing) > 0 {
+		return fmt.Errorf("profile %s: %s", profile, strings.Join(missing, "; "))
+	}
+	root, err := devstack.RepoRoot()
+	if err != nil {
+		return err
+	}
 	dir, _ = filepath.Abs(dir)
 	bin, _ = filepath.Abs(bin)
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return err
 	}
-	if err := ensureSecrets(filepath.Join(resources, "secrets.example.json"), filepath.Join(dir, "secrets.json")); err != nil {
+	// Written afresh each time: the components of the profile asked for.
+	resources := filepath.Join(dir, "resources")
+	if err := os.RemoveAll(resources); err != nil {
 		return err
 	}
-	token, err := webhookToken(filepath.Join(dir, "secrets.json"))
-	if err != nil {
+	if err := profile.WriteResources(root, resources); err != nil {
 		return err
 	}
-
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", webhookPort))
-	if err != nil {
-		return fmt.Errorf("%w: %d (local chat webhook): %v", devstack.ErrPortInUse, webhookPort, err)
-	}
-	hook, err := startWebhook(ln, filepath.Join(dir, "logs", "webhook.log"), token)
-	if err != nil {
+	if err := ensureSecrets(filepath.Join(root, "bindings", "local", "secrets.example.json"), filepath.Join(dir, "secrets.json")); err != nil {
 		return err
 	}
-	defer hook.Close()
+	webhook := fmt.Sprintf("http://127.0.0.1:%d/notify", webhookPort)
+	if notify == "" {
+		token, err := webhookToken(filepath.Join(dir, "secrets.json"))
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", webhookPort))
+		if err != nil {
+			return fmt.Errorf("%w: %d (local chat webhook): %v", devstack.ErrPortInUse, webhookPort, err)
+		}
+		hook, err := startWebhook(ln, filepath.Join(dir, "logs", "webhook.log"), token)
+		if err != nil {
+			return err
+		}
+		defer hook.Close()
+	}
 
 	// Default ports, by the function's place in the list: app 808N, sidecar
-	// HTTP 350N, sidecar gRPC 360N (and internal gRPC 460N); further
+	// HTTP 350N, sidecar gRPC 360N (and internal gRPC 460N), metrics
+	// 1008N, clear of the brokers' 909N; further
 	// replicas replicaStride apart. All lie below the kernel's ephemeral
 	// range, where outgoing connections could take them while the stack
 	// starts.
@@ -106,13 +132,19 @@ func run(dir, bin, resources, sweep, config string, mtls bool, sc scale) error {
 	for i, name := range devstack.Functions {
 		for _, f := range devstack.Replicate(devstack.Function{Name: name, Binary: filepath.Join(bin, name), Env: []string{"LOG_LEVEL=info"}}, replicas[name]) {
 			off := i + replicaStride*f.Replica
-			f.AppPort, f.HTTPPort, f.GRPCPort = 8081+off, 3501+off, 3601+off
+			f.AppPort, f.HTTPPort, f.GRPCPort, f.MetricsPort = 8081+off, 3501+off, 3601+off, 10081+off
 			fns = append(fns, f)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	fmt.Println("starting broker, scheduler and", len(fns), "function replicas with their sidecars (logs in", filepath.Join(dir, "logs")+")")
+	// One run of the profile per folder: its tables and virtual host are
+	// named "run", and stay, as the SQLite files do.
+	prof, err := profile.Prepare(ctx, root, dir, "run", natsPort)
+	if err != nil {
+		return err
+	}
+	fmt.Println("starting broker, scheduler and", len(fns), "function replicas with their sidecars on profile", profile, "(logs in", filepath.Join(dir, "logs")+")")
 	o := devstack.Options{
 		Dir:          dir,
 		BinDir:       bin,
@@ -124,11 +156,12 @@ func run(dir, bin, resources, sweep, config string, mtls bool, sc scale) error {
 		SchedPort:    schedulerPort,
 		Functions:    fns,
 		ReadyTimeout: 3 * time.Minute,
+		Services:     prof.Services,
 	}
 	if sc.schedulers == 3 {
 		o.SchedPeerPorts = schedulerPeerPorts
 	}
-	o.Env = devstack.LocalEnv(dir, strings.Join(o.BrokerAddrs(), ","), fmt.Sprintf("http://127.0.0.1:%d/notify", webhookPort), sweep)
+	o.Env = append(devstack.LocalEnv(dir, strings.Join(o.BrokerAddrs(), ","), cmp.Or(notify, webhook), sweep), prof.Env...)
 	if mtls {
 		o.SentryPort = sentryPort
 	}
@@ -141,7 +174,12 @@ func run(dir, bin, resources, sweep, config string, mtls bool, sc scale) error {
 		return err
 	}
 	fmt.Print("\n" + s.Table())
-	fmt.Printf("%-20s http://127.0.0.1:%d/notify (deliveries logged to %s)\n\n", "chat webhook", webhookPort, filepath.Join(dir, "logs", "webhook.log"))
+	if notify == "" {
+		fmt.Printf("%-18s %s (deliveries logged to %s)\n", "chat webhook", webhook, filepath.Join(dir, "logs", "webhook.log"))
+	} else {
+		fmt.Printf("%-18s %s\n", "chat webhook", notify)
+	}
+	fmt.Printf("%-18s %s (components in %s)\n\n", "profile", profile, resources)
 	fmt.Println("ready: every sidecar is healthy. Ctrl-C stops everything.")
 	<-ctx.Done()
 	fmt.Println("\nstopping...")

@@ -32,16 +32,16 @@ type Function struct {
 	AppPort  int
 	HTTPPort int // daprd HTTP API
 	GRPCPort int // daprd gRPC API
-	Env      []string
+	// MetricsPort serves the function's Prometheus metrics; 0 turns them
+	// off.
+	MetricsPort int
+	Env         []string
 	// Replica numbers the replicas of one app-id from 0 (see Replicate).
 	Replica int
 }
 
 // URL is the function's own base URL.
 func (f Function) URL() string { return "http://127.0.0.1:" + strconv.Itoa(f.AppPort) }
-
-// MetricsPort is where the function serves its Prometheus metrics.
-func (f Function) MetricsPort() int { return f.AppPort + 1000 }
 
 // DaprURL is its sidecar's HTTP API base URL.
 func (f Function) DaprURL() string { return "http://127.0.0.1:" + strconv.Itoa(f.HTTPPort) }
@@ -76,6 +76,8 @@ type Options struct {
 	BrokerDataDir string
 	// ReadyTimeout bounds the wait for every process to be healthy.
 	ReadyTimeout time.Duration
+	// Services are more infrastructure a profile needs (a NATS server).
+	Services []Service
 }
 
 // Stack is a running topology.
@@ -140,6 +142,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	for _, p := range s.schedulerProcs() {
 		s.add(p)
 	}
+	for _, svc := range o.Services {
+		s.add(&proc{name: svc.Name, args: svc.Args, health: svc.Health})
+	}
 	infra := len(s.order) // what every sidecar needs at its start
 	for _, f := range o.Functions {
 		if f.Replica == 0 {
@@ -171,6 +176,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		if err := s.waitHealthy(ctx, wait); err != nil {
 			s.Stop()
 			return nil, err
+		}
+		if i == infra-1 {
+			if err := servicesReady(ctx, o.Services); err != nil {
+				s.Stop()
+				return nil, err
+			}
 		}
 	}
 	if err := s.waitHealthy(ctx, s.order); err != nil {
@@ -212,8 +223,7 @@ func (s *Stack) add(p *proc) {
 func (s *Stack) appProc(f Function) *proc {
 	env := append([]string{
 		"PORT=" + strconv.Itoa(f.AppPort),
-		// Beside the app port, as daprd's internal gRPC port is beside its API's.
-		"METRICS_PORT=" + strconv.Itoa(f.MetricsPort()),
+		"METRICS_PORT=" + strconv.Itoa(f.MetricsPort),
 		"DAPR_HTTP_PORT=" + strconv.Itoa(f.HTTPPort),
 		"DAPR_GRPC_PORT=" + strconv.Itoa(f.GRPCPort),
 	}, f.Env...)
@@ -460,10 +470,10 @@ func (s *Stack) Table() string {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-20s %-24s %-24s %s\n", "FUNCTION", "URL", "DAPR HTTP", "DAPR gRPC")
+	fmt.Fprintf(&b, "%-20s %-24s %-24s %-16s %s\n", "FUNCTION", "URL", "DAPR HTTP", "DAPR gRPC", "METRICS")
 	for _, n := range names {
 		for _, f := range s.Replicas(n) {
-			fmt.Fprintf(&b, "%-20s %-24s %-24s 127.0.0.1:%d\n", f.Proc(), f.URL(), f.DaprURL(), f.GRPCPort)
+			fmt.Fprintf(&b, "%-20s %-24s %-24s 127.0.0.1:%-6d %d\n", f.Proc(), f.URL(), f.DaprURL(), f.GRPCPort, f.MetricsPort)
 		}
 	}
 	fmt.Fprintf(&b, "%-20s %s\n%-20s %s\n", "broker (Kafka)", strings.Join(s.BrokerAddrs(), ", "), "scheduler", strings.Join(s.SchedulerAddrs(), ", "))
@@ -484,6 +494,9 @@ func ports(o Options) map[int]string {
 	for _, f := range o.Functions {
 		if f.Binary != "" {
 			m[f.AppPort] = f.Proc()
+			if f.MetricsPort != 0 {
+				m[f.MetricsPort] = f.Proc() + " metrics"
+			}
 		}
 		m[f.HTTPPort] = f.Proc() + " sidecar HTTP"
 		m[f.GRPCPort] = f.Proc() + " sidecar gRPC"

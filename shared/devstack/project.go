@@ -1,6 +1,7 @@
 package devstack
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -21,7 +22,8 @@ var Functions = []string{
 	"list-tasks", "fire-reminder", "send-notification", "sweep-reminders",
 }
 
-// Stores selects the state stores behind the tasks and dedupe components.
+// Stores selects the state stores behind the benchmarks' stack
+// (hack/bench); StartProject takes a Profile.
 type Stores string
 
 const (
@@ -32,8 +34,8 @@ const (
 	PostgresRedis Stores = "postgres+redis"
 )
 
-// PostgresAddr and RedisAddr are where the PostgresRedis variant expects
-// the servers (their default ports on this machine and in CI).
+// PostgresAddr and RedisAddr are where PostgresRedis and the profiles
+// expect the servers (their default ports on this machine and in CI).
 const (
 	PostgresAddr = "127.0.0.1:5432"
 	RedisAddr    = "127.0.0.1:6379"
@@ -41,7 +43,8 @@ const (
 
 // ProjectOptions configure StartProject.
 type ProjectOptions struct {
-	Stores Stores
+	// Profile is the component set to run on (default Local).
+	Profile Profile
 	// Functions to start (default: all).
 	Functions []string
 	// Replicas of some functions (default: one each), each with its own
@@ -59,12 +62,16 @@ type ProjectOptions struct {
 	// with no Binary runs only its sidecar, for an app the test serves
 	// itself (a stand-in Chat API calling the functions through Dapr).
 	Apps []Function
+	// NotifyURL is where send-notification delivers, presenting Token
+	// (default: the recording Webhook, with a token of its own).
+	NotifyURL, Token string
 }
 
 // Project is a running project stack for a test.
 type Project struct {
 	*Stack
 	Dir     string
+	Run     *ProfileRun
 	Webhook *Webhook
 	// Token is the local webhook token, a secret the logs must never show.
 	Token string
@@ -140,7 +147,9 @@ func (w *Webhook) Deliveries() []map[string]any {
 }
 
 // StartProject builds the functions and starts them, each with its
-// sidecar, on bindings/local (or a store variant), with a recording webhook.
+// sidecar, on a profile's components, with a recording webhook. It skips
+// the test (or fails it, under REQUIRE_SERVICES=1) when the profile needs
+// a service the machine does not run.
 func StartProject(t TB, o ProjectOptions) *Project {
 	t.Helper()
 	root, err := RepoRoot()
@@ -153,24 +162,31 @@ func StartProject(t TB, o ProjectOptions) *Project {
 	if o.SweepSchedule == "" {
 		o.SweepSchedule = "@every 1h"
 	}
+	if o.Profile == "" {
+		o.Profile = Local
+	}
+	RequireProfile(t, o.Profile)
 	dir := runDir(t)
 	res := filepath.Join(dir, "resources")
-	copyDir(t, filepath.Join(root, "bindings", "local"), res, ".yaml")
-	env := append([]string(nil), o.Env...)
-	if o.Stores == PostgresRedis {
-		RequireTCP(t, "PostgreSQL", PostgresAddr)
-		RequireTCP(t, "Redis", RedisAddr)
-		copyFile(t, filepath.Join(root, "bindings", "test", "tasks-postgresql.yaml"), filepath.Join(res, "tasks.yaml"))
-		copyFile(t, filepath.Join(root, "bindings", "test", "dedupe-redis.yaml"), filepath.Join(res, "dedupe.yaml"))
-		prefix := "t" + randomHex(6) + "_"
-		env = append(env,
-			"LOCAL_PG_CONNECTION=host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable",
-			"LOCAL_PG_TABLE_PREFIX="+prefix,
-			"LOCAL_PG_METADATA_TABLE="+prefix+"metadata",
-			"LOCAL_REDIS_HOST="+RedisAddr,
-		)
+	if err := o.Profile.WriteResources(root, res); err != nil {
+		t.Fatalf("devstack: %v", err)
 	}
-	token := "webhook-" + randomHex(12)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run, err := o.Profile.Prepare(ctx, root, dir, "t"+randomHex(6), 0)
+	if err != nil {
+		t.Fatalf("devstack: profile %s: %v", o.Profile, err)
+	}
+	t.Cleanup(func() {
+		if err := run.Close(); err != nil {
+			t.Logf("devstack: %v", err)
+		}
+	})
+	env := append(append([]string(nil), o.Env...), run.Env...)
+	token := o.Token
+	if token == "" {
+		token = "webhook-" + randomHex(12)
+	}
 	b, _ := json.Marshal(map[string]map[string]string{"notify-webhook": {"token": token}})
 	if err := os.WriteFile(filepath.Join(dir, "secrets.json"), b, 0o600); err != nil {
 		t.Fatalf("devstack: %v", err)
@@ -183,42 +199,19 @@ func StartProject(t TB, o ProjectOptions) *Project {
 		fns = append(fns, Replicate(Function{Name: name, Binary: bins[name], Env: []string{"LOG_LEVEL=debug", "DRAIN_QUIET_PERIOD=200ms"}}, o.Replicas[name])...)
 	}
 	fns = append(fns, o.Apps...)
-	env = append(env, LocalEnv(dir, "", hook.URL(), o.SweepSchedule)...)
-	s := StartT(t, TestStack{Functions: fns, Resources: res, Dir: dir, Env: env, Schedulers: o.Schedulers, Brokers: o.Brokers})
-	return &Project{Stack: s, Dir: dir, Webhook: hook, Token: token}
+	notifyURL := o.NotifyURL
+	if notifyURL == "" {
+		notifyURL = hook.URL()
+	}
+	env = append(env, LocalEnv(dir, "", notifyURL, o.SweepSchedule)...)
+	s := StartT(t, TestStack{Functions: fns, Resources: res, Dir: dir, Env: env, Services: run.Services, Schedulers: o.Schedulers, Brokers: o.Brokers})
+	return &Project{Stack: s, Dir: dir, Run: run, Webhook: hook, Token: token}
 }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func copyDir(t TB, from, to, ext string) {
-	t.Helper()
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		t.Fatalf("devstack: %v", err)
-	}
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatalf("devstack: %v", err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ext) {
-			copyFile(t, filepath.Join(from, e.Name()), filepath.Join(to, e.Name()))
-		}
-	}
-}
-
-func copyFile(t TB, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatalf("devstack: %v", err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatalf("devstack: %v", err)
-	}
 }
 
 // Logs returns everything every process of the stack logged so far.

@@ -37,7 +37,7 @@ func Replicate(f Function, n int) []Function {
 		out[i] = f
 		out[i].Replica = i
 		if i > 0 {
-			out[i].AppPort, out[i].HTTPPort, out[i].GRPCPort = 0, 0, 0
+			out[i].AppPort, out[i].HTTPPort, out[i].GRPCPort, out[i].MetricsPort = 0, 0, 0, 0
 		}
 	}
 	return out

@@ -199,6 +199,8 @@ type TestStack struct {
 	// cluster's size (0 means 1); Partitions of each topic (0: the
 	// broker's default).
 	Schedulers, Brokers, Partitions int
+	// Services are more infrastructure processes (a profile's).
+	Services []Service
 }
 
 // StartT starts a stack for a test on free ports and stops it when the test
@@ -235,7 +237,7 @@ func StartT(t TB, ts TestStack) *Stack {
 	}
 	fns := make([]Function, len(ts.Functions))
 	for i, f := range ts.Functions {
-		p, err := FreePorts(2)
+		p, err := FreePorts(3)
 		if err != nil {
 			t.Fatalf("devstack: %v", err)
 		}
@@ -244,6 +246,9 @@ func StartT(t TB, ts TestStack) *Stack {
 		}
 		if f.HTTPPort == 0 {
 			f.HTTPPort = p[1]
+		}
+		if f.MetricsPort == 0 && f.Binary != "" {
+			f.MetricsPort = p[2]
 		}
 		if f.GRPCPort == 0 {
 			if f.GRPCPort, err = FreeGRPCPort(); err != nil {
@@ -264,6 +269,7 @@ func StartT(t TB, ts TestStack) *Stack {
 		SchedPeerPorts: peers,
 		Functions:      fns,
 		BrokerDataDir:  ts.BrokerDataDir,
+		Services:       ts.Services,
 	}
 	// The brokers' addresses are known only here; later entries win.
 	o.Env = append(append([]string(nil), ts.Env...), "LOCAL_KAFKA_BROKERS="+strings.Join(o.BrokerAddrs(), ","))
@@ -342,10 +348,17 @@ func RequireTCP(t TB, service, addr string) {
 		conn.Close()
 		return
 	}
+	Unavailable(t, fmt.Sprintf("%s not reachable at %s (%v)", service, addr, err))
+}
+
+// Unavailable skips the test because what it needs is missing, or fails
+// it under REQUIRE_SERVICES=1.
+func Unavailable(t TB, what string) {
+	t.Helper()
 	if os.Getenv(RequireServicesEnv) == "1" {
-		t.Fatalf("%s is required at %s (%s=1) but is not reachable: %v", service, addr, RequireServicesEnv, err)
+		t.Fatalf("%s, and %s=1 requires it", what, RequireServicesEnv)
 	}
-	t.Skipf("SKIPPED: %s not reachable at %s (%v). Start it, or set %s=1 to make this a failure.", service, addr, err, RequireServicesEnv)
+	t.Skipf("SKIPPED: %s. Start or install it, or set %s=1 to make this a failure.", what, RequireServicesEnv)
 }
 
 // StubApp serves 404 to everything until the test ends, and returns its

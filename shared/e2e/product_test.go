@@ -23,14 +23,14 @@ import (
 )
 
 // TestProduct runs the Phase V flows through every function, their
-// sidecars, the scheduler and the broker: once on SQLite, once on
-// PostgreSQL (tasks) with Redis (short-lived records), as in Kubernetes.
+// sidecars, the scheduler and the broker, once on each profile: the same
+// binaries on other brokers and stores, only the components differ.
 func TestProduct(t *testing.T) {
-	for _, stores := range []devstack.Stores{devstack.SQLite, devstack.PostgresRedis} {
-		t.Run(string(stores), func(t *testing.T) {
-			p := devstack.StartProject(t, devstack.ProjectOptions{Stores: stores})
+	for _, profile := range devstack.Profiles {
+		t.Run(string(profile), func(t *testing.T) {
+			p := devstack.StartProject(t, devstack.ProjectOptions{Profile: profile})
 			a := api{t: t, p: p}
-			log := devstack.WatchTopics(t, p.BrokerAddr(), task.Topic, reminder.Topic)
+			log := p.WatchTopics(t, task.Topic, reminder.Topic)
 			warmUp(t, a, p)
 			t.Run("reminders", func(t *testing.T) { testReminders(t, api{t: t, p: p}, p, log) })
 			t.Run("recurrence", func(t *testing.T) { testRecurrence(t, api{t: t, p: p}, log) })
@@ -45,6 +45,8 @@ func TestProduct(t *testing.T) {
 				assert.Zero(t, p.Webhook.Refused(), "every delivery carried the token from the secret store")
 				assert.NotContains(t, p.Logs(), p.Token)
 			})
+			// Last: it kills and restarts a function.
+			t.Run("reminders exactly once through a kill", func(t *testing.T) { testNotifierKill(t, api{t: t, p: p}, p) })
 		})
 	}
 }

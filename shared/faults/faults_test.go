@@ -131,8 +131,8 @@ func TestFaults(t *testing.T) {
 	for _, f := range []string{"pubsub.yaml", "secrets.yaml", "notify-webhook.yaml", "reminder-sweep.yaml", "resiliency.yaml"} {
 		copyFile(t, filepath.Join(root, "bindings", "local", f), filepath.Join(res, f))
 	}
-	copyFile(t, filepath.Join(root, "bindings", "test", "tasks-postgresql.yaml"), filepath.Join(res, "tasks.yaml"))
-	copyFile(t, filepath.Join(root, "bindings", "test", "dedupe-redis.yaml"), filepath.Join(res, "dedupe.yaml"))
+	copyFile(t, filepath.Join(root, "bindings", "profiles", "kafka-postgres", "tasks.yaml"), filepath.Join(res, "tasks.yaml"))
+	copyFile(t, filepath.Join(root, "bindings", "profiles", "kafka-postgres", "dedupe.yaml"), filepath.Join(res, "dedupe.yaml"))
 	token := fmt.Sprintf("faults-%x", rng.Uint64())
 	b, _ := json.Marshal(map[string]map[string]string{"notify-webhook": {"token": token}})
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets.json"), b, 0o600))

@@ -21,7 +21,7 @@ import (
 // problem (or, for a path the router must clean, a redirect), none is a
 // 5xx, and nothing is stored or published.
 func TestBadInput(t *testing.T) {
-	p := devstack.StartProject(t, devstack.ProjectOptions{Stores: devstack.SQLite})
+	p := devstack.StartProject(t, devstack.ProjectOptions{})
 	log := devstack.WatchTopics(t, p.BrokerAddr(), task.Topic, reminder.Topic)
 	const user = "bad-input-user"
 	url := func(fn, path string) string { return p.Functions[fn].URL() + path }

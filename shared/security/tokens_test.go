@@ -28,8 +28,7 @@ import (
 func TestTokensTenancyAndLogs(t *testing.T) {
 	appToken, daprToken := randomToken("app"), randomToken("dapr")
 	p := devstack.StartProject(t, devstack.ProjectOptions{
-		Stores: devstack.SQLite,
-		Env:    []string{"APP_API_TOKEN=" + appToken, "DAPR_API_TOKEN=" + daprToken},
+		Env: []string{"APP_API_TOKEN=" + appToken, "DAPR_API_TOKEN=" + daprToken},
 	})
 	log := devstack.WatchTopics(t, p.BrokerAddr(), task.Topic, reminder.Topic)
 	// call invokes fn through create-task's sidecar, as the Chat API does.

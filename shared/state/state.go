@@ -184,13 +184,16 @@ func (s *Store) Transact(ctx context.Context, ops ...Op) error {
 // Aborted (single writes) or, inside transactions, as an error whose text
 // names the ETag or a duplicate key, depending on the store; Redis's write
 // script answers "failed to set key" when its version check fails, and
-// PostgreSQL v2 "no item was updated".
+// PostgreSQL v2 "no item was updated". MySQL tells a transaction that lost
+// a lock race to restart (deadlock, lock wait timeout), and MariaDB reports
+// a lost race for the table's AUTO-INC lock as "failed to read
+// auto-increment value": the same race, retried the same way.
 func wrap(err error) error {
 	if st, ok := status.FromError(err); ok && st.Code() == codes.Aborted {
 		return fmt.Errorf("%w: %s", ErrConflict, st.Message())
 	}
 	msg := strings.ToLower(err.Error())
-	for _, s := range []string{"etag", "possible etag mismatch", "duplicate key", "unique constraint", "already exists", "failed to set key", "no item was updated"} {
+	for _, s := range []string{"etag", "possible etag mismatch", "duplicate key", "unique constraint", "already exists", "failed to set key", "no item was updated", "try restarting transaction", "failed to read auto-increment value"} {
 		if strings.Contains(msg, s) {
 			return fmt.Errorf("%w: %v", ErrConflict, err)
 		}
