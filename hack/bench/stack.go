@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -287,34 +286,12 @@ func (s *stack) close(keep bool) {
 // and PostgreSQL and Redis state stores on bench-caller's sidecar when
 // those servers run.
 func (s *stack) writeResources() error {
-	if err := os.MkdirAll(s.res, 0o755); err != nil {
-		return err
-	}
-	src := filepath.Join(s.root, "bindings", "local")
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return err
-	}
-	variant := map[string]string{}
+	profile := devstack.Local
 	if s.stores == devstack.PostgresRedis {
-		variant["tasks.yaml"] = filepath.Join(s.root, "bindings", "profiles", "kafka-postgres", "tasks.yaml")
-		variant["dedupe.yaml"] = filepath.Join(s.root, "bindings", "profiles", "kafka-postgres", "dedupe.yaml")
+		profile = devstack.KafkaPostgres
 	}
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
-			continue
-		}
-		from := filepath.Join(src, e.Name())
-		if v, ok := variant[e.Name()]; ok {
-			from = v
-		}
-		b, err := os.ReadFile(from)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(s.res, e.Name()), b, 0o644); err != nil {
-			return err
-		}
+	if err := profile.WriteResources(s.root, s.res); err != nil {
+		return err
 	}
 	if !s.spec.scenarios {
 		return nil

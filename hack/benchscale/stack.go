@@ -23,8 +23,6 @@ import (
 // reconcile calls.
 var functions = []string{"create-task", "list-tasks", "sweep-reminders", "fire-reminder"}
 
-const pgConn = "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable"
-
 type stack struct {
 	*devstack.Stack
 	kind   string
@@ -43,22 +41,24 @@ func start(root, kind string, keep bool) (*stack, error) {
 		return nil, err
 	}
 	s := &stack{kind: kind, dir: dir, prefix: "scale_" + randomHex(6) + "_", keep: keep}
-	res := filepath.Join(dir, "resources")
-	variant := map[string]string{}
-	var env []string
+	profile := devstack.Local
 	switch kind {
 	case "sqlite":
 	case "postgres":
-		variant["tasks.yaml"] = filepath.Join(root, "bindings", "test", "tasks-postgresql.yaml")
-		variant["dedupe.yaml"] = filepath.Join(root, "bindings", "test", "dedupe-redis.yaml")
-		env = append(env, "LOCAL_PG_CONNECTION="+pgConn, "LOCAL_PG_TABLE_PREFIX="+s.prefix,
-			"LOCAL_PG_METADATA_TABLE="+s.prefix+"metadata", "LOCAL_REDIS_HOST="+devstack.RedisAddr)
+		profile = devstack.KafkaPostgres
 	default:
 		return nil, fmt.Errorf("unknown store %q (sqlite, postgres)", kind)
 	}
-	if err := copyResources(filepath.Join(root, "bindings", "local"), res, variant); err != nil {
+	res := filepath.Join(dir, "resources")
+	if err := profile.WriteResources(root, res); err != nil {
 		return nil, err
 	}
+	// The profile's tables are named after the run, so dropTables finds them.
+	run, err := profile.Prepare(context.Background(), root, dir, strings.TrimSuffix(s.prefix, "_"), 0)
+	if err != nil {
+		return nil, err
+	}
+	env := run.Env
 	b, _ := json.Marshal(map[string]map[string]string{"notify-webhook": {"token": "bench-" + randomHex(12)}})
 	if err := os.WriteFile(filepath.Join(dir, "secrets.json"), b, 0o600); err != nil {
 		return nil, err
@@ -111,33 +111,6 @@ func prefixed(prefix string, names []string) []string {
 		out[i] = prefix + n
 	}
 	return out
-}
-
-func copyResources(from, to string, variant map[string]string) error {
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
-			continue
-		}
-		src := filepath.Join(from, e.Name())
-		if v, ok := variant[e.Name()]; ok {
-			src = v
-		}
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (s *stack) close() {
