@@ -27,7 +27,7 @@ import (
 // that every effect still happens once.
 func TestScaleOut(t *testing.T) {
 	p := devstack.StartProject(t, devstack.ProjectOptions{
-		Stores:        devstack.PostgresRedis,
+		Profile:       devstack.KafkaPostgres,
 		Functions:     []string{"create-task", "complete-task", "list-tasks", "fire-reminder", "send-notification", "sweep-reminders"},
 		Replicas:      map[string]int{"create-task": 2, "fire-reminder": 3, "send-notification": 2, "sweep-reminders": 2},
 		Schedulers:    3,
