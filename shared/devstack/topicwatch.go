@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/nats-io/nats.go"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,10 +27,15 @@ func (p *Project) WatchTopics(t TB, topics ...string) *TopicLog {
 	}
 }
 
+// add records a message of a broker other than Kafka. Its body is the
+// event as the functions publish it, raw, in the structured JSON format;
+// the record says so as a Kafka record's content-type header does, so
+// Events reads every broker's records one way.
 func (l *TopicLog) add(topic string, value []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.records = append(l.records, &kgo.Record{Topic: topic, Value: value, Timestamp: time.Now()})
+	l.records = append(l.records, &kgo.Record{Topic: topic, Value: value, Timestamp: time.Now(),
+		Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte(cloudevents.ApplicationCloudEventsJSON)}}})
 }
 
 // watchRabbitMQ binds a queue of its own to each topic's exchange.
