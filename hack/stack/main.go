@@ -33,10 +33,6 @@ const (
 	schedulerPort = 7006 // and 7007-7010 for its health, metrics and etcd
 	sentryPort    = 7011 // and 7012 for its health (with -mtls)
 	webhookPort   = 8099
-	// replicaStride separates the ports of a function's replicas: replica
-	// k (from 0) of the function in place i serves app 8081+i+10k, sidecar
-	// HTTP 3501+i+10k and gRPC 3601+i+10k, up to ten replicas.
-	replicaStride = 10
 	natsPort      = 4223 // the jetstream profile's own NATS server, beside a machine's on 4222
 )
 
@@ -122,17 +118,11 @@ func run(dir, bin, profileName, sweep, notify, config string, mtls bool, sc scal
 		defer hook.Close()
 	}
 
-	// Default ports, by the function's place in the list: app 808N, sidecar
-	// HTTP 350N, sidecar gRPC 360N (and internal gRPC 460N), metrics
-	// 1008N, clear of the brokers' 909N; further
-	// replicas replicaStride apart. All lie below the kernel's ephemeral
-	// range, where outgoing connections could take them while the stack
-	// starts.
+	// Ports by the function's place in the list (devstack's RunPorts).
 	var fns []devstack.Function
 	for i, name := range devstack.Functions {
 		for _, f := range devstack.Replicate(devstack.Function{Name: name, Binary: filepath.Join(bin, name), Env: []string{"LOG_LEVEL=info"}}, replicas[name]) {
-			off := i + replicaStride*f.Replica
-			f.AppPort, f.HTTPPort, f.GRPCPort, f.MetricsPort = 8081+off, 3501+off, 3601+off, 10081+off
+			f.RunPorts(i)
 			fns = append(fns, f)
 		}
 	}

@@ -43,6 +43,9 @@ type Function struct {
 // URL is the function's own base URL.
 func (f Function) URL() string { return "http://127.0.0.1:" + strconv.Itoa(f.AppPort) }
 
+// InternalGRPCPort is where its sidecar talks to other sidecars.
+func (f Function) InternalGRPCPort() int { return f.GRPCPort + 1000 }
+
 // DaprURL is its sidecar's HTTP API base URL.
 func (f Function) DaprURL() string { return "http://127.0.0.1:" + strconv.Itoa(f.HTTPPort) }
 
@@ -246,7 +249,7 @@ func (s *Stack) SidecarArgs(f Function) []string {
 		"--dapr-listen-addresses", "127.0.0.1",
 		"--dapr-http-port", strconv.Itoa(f.HTTPPort),
 		"--dapr-grpc-port", strconv.Itoa(f.GRPCPort),
-		"--dapr-internal-grpc-port", strconv.Itoa(f.GRPCPort + 1000),
+		"--dapr-internal-grpc-port", strconv.Itoa(f.InternalGRPCPort()),
 		"--enable-metrics=false",
 		"--resources-path", s.opts.ResourcesDir,
 		"--scheduler-host-address", strings.Join(s.SchedulerAddrs(), ","),
@@ -500,7 +503,7 @@ func ports(o Options) map[int]string {
 		}
 		m[f.HTTPPort] = f.Proc() + " sidecar HTTP"
 		m[f.GRPCPort] = f.Proc() + " sidecar gRPC"
-		m[f.GRPCPort+1000] = f.Proc() + " sidecar internal gRPC"
+		m[f.InternalGRPCPort()] = f.Proc() + " sidecar internal gRPC"
 	}
 	return m
 }

@@ -23,8 +23,13 @@ import (
 type component struct {
 	Kind     string
 	Metadata struct{ Name string }
-	Spec     struct{ Type string }
-	Scopes   []string
+	Spec     struct {
+		Type     string
+		Metadata []struct {
+			EnvRef string `yaml:"envRef"`
+		}
+	}
+	Scopes []string
 }
 
 func readComponents(t *testing.T, dir string) map[string]component {

@@ -43,6 +43,17 @@ func Replicate(f Function, n int) []Function {
 	return out
 }
 
+// RunPorts sets the ports `make run` (and the Dapr CLI's run file,
+// dapr.yaml) gives replica f.Replica of the function in place i of
+// Functions: app 8081+i, sidecar HTTP 3501+i and gRPC 3601+i, metrics 10081+i, clear of the brokers' 909N; further
+// replicas 10 apart, so up to MaxReplicas fit. All lie below the kernel's
+// ephemeral range, where outgoing connections could take them while the
+// stack starts.
+func (f *Function) RunPorts(i int) {
+	off := i + 10*f.Replica
+	f.AppPort, f.HTTPPort, f.GRPCPort, f.MetricsPort = 8081+off, 3501+off, 3601+off, 10081+off
+}
+
 // Replicas lists every replica of the named function, first one first.
 func (s *Stack) Replicas(name string) []Function {
 	var out []Function
