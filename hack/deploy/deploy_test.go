@@ -335,7 +335,7 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"Dapr metrics on queue-proxy's port", `dapr.io/metrics-port: "9095"`, `dapr.io/metrics-port: "9090"`, "metrics-port"},
 		{"Dapr metrics on the function's port", `dapr.io/metrics-port: "9095"`, `dapr.io/metrics-port: "8080"`, "port 8080: function (containerPort user-port) and daprd (--metrics-port) both listen on it"},
 		{"Dapr gRPC on queue-proxy's admin port", `dapr.io/metrics-port: "9095"`, "dapr.io/metrics-port: \"9095\"\n        dapr.io/grpc-port: \"8022\"", "port 8022: queue-proxy (admin port) and daprd (--dapr-grpc-port) both listen on it"},
-		{"sidecar memory Dapr cannot parse", `dapr.io/sidecar-memory-limit: "256Mi"`, `dapr.io/sidecar-memory-limit: "256MB"`, "dapr.io/sidecar-memory-limit"},
+		{"sidecar memory Dapr cannot parse", `dapr.io/sidecar-memory-limit: "384Mi"`, `dapr.io/sidecar-memory-limit: "384MB"`, "dapr.io/sidecar-memory-limit"},
 		{"variable no function reads", "- name: LOG_LEVEL", "- name: LOGLEVEL", "LOGLEVEL, which no function reads"},
 		{"misspelt Dapr annotation", `dapr.io/log-as-json: "true"`, `dapr.io/log-as-jsn: "true"`, "dapr.io/log-as-jsn"},
 		{"internet-facing service", "networking.knative.dev/visibility: cluster-local", "networking.knative.dev/visibility: public", "cluster-local"},

@@ -23,6 +23,11 @@ var EnvDirs = []string{"shared/fn", "shared/sidecar", "functions"}
 // nowhere there is certainly not read.
 var envName = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
 
+// sdkReads are variables the OpenTelemetry SDK in shared/fn reads itself,
+// by the OpenTelemetry specification's names, so no literal of ours
+// names them: the sampler and the resource.
+var sdkReads = []string{"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"}
+
 func EnvReads(root string) ([]string, error) {
 	seen := map[string]bool{}
 	fset := token.NewFileSet()
@@ -48,6 +53,9 @@ func EnvReads(root string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	for _, k := range sdkReads {
+		seen[k] = true
 	}
 	out := make([]string, 0, len(seen))
 	for k := range seen {

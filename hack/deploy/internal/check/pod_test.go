@@ -2,6 +2,7 @@ package check
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,7 +78,12 @@ func TestComposedPodMistakes(t *testing.T) {
 		want   string
 	}{
 		{"function listens on queue-proxy's metrics port", func(c *pod.Composed) {
-			c.Container(FunctionContainer).Env = append(c.Container(FunctionContainer).Env, corev1.EnvVar{Name: "METRICS_PORT", Value: "9091"})
+			fnc := c.Container(FunctionContainer)
+			i := slices.IndexFunc(fnc.Env, func(e corev1.EnvVar) bool { return e.Name == "METRICS_PORT" })
+			if i < 0 {
+				fnc.Env, i = append(fnc.Env, corev1.EnvVar{Name: "METRICS_PORT"}), len(fnc.Env)
+			}
+			fnc.Env[i].Value = "9091"
 		}, "port 9091: function (env METRICS_PORT) and queue-proxy (containerPort http-usermetric)"},
 		{"function's liveness probe on daprd", func(c *pod.Composed) {
 			c.Container(FunctionContainer).LivenessProbe.HTTPGet.Port = intstr.FromInt32(3501)
