@@ -165,11 +165,11 @@ func run(dir, bin, profileName, sweep, notify, config string, mtls bool, sc scal
 	}
 	fmt.Print("\n" + s.Table())
 	if notify == "" {
-		fmt.Printf("%-18s %s (deliveries logged to %s)\n", "chat webhook", webhook, filepath.Join(dir, "logs", "webhook.log"))
+		fmt.Printf("%-20s %s (deliveries logged to %s)\n", "chat webhook", webhook, filepath.Join(dir, "logs", "webhook.log"))
 	} else {
-		fmt.Printf("%-18s %s\n", "chat webhook", notify)
+		fmt.Printf("%-20s %s\n", "chat webhook", notify)
 	}
-	fmt.Printf("%-18s %s (components in %s)\n\n", "profile", profile, resources)
+	fmt.Printf("%-20s %s (components in %s)\n\n", "profile", profile, resources)
 	fmt.Println("ready: every sidecar is healthy. Ctrl-C stops everything.")
 	<-ctx.Done()
 	fmt.Println("\nstopping...")
