@@ -100,15 +100,13 @@ func (d *Dapr) agendaOps(ctx context.Context, tasks ...task.Task) ([]state.Op, e
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	stored := map[string]state.Item{}
-	for chunk := range slices.Chunk(keys, readBatch) {
-		items, err := d.st.GetMany(ctx, chunk)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range items {
-			stored[it.Key] = it
-		}
+	items, err := d.getMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	stored := make(map[string]state.Item, len(items))
+	for _, it := range items {
+		stored[it.Key] = it
 	}
 	var ops []state.Op
 	for _, k := range keys {
@@ -147,21 +145,19 @@ func (d *Dapr) Agenda(ctx context.Context, from, to time.Time) ([]task.Task, err
 	}
 	var taskKeys []string
 	seen := map[string]bool{}
-	for chunk := range slices.Chunk(keys, readBatch) {
-		items, err := d.st.GetMany(ctx, chunk)
-		if err != nil {
-			return nil, err
+	items, err := d.getMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		var sh agendaShard
+		if err := json.Unmarshal(it.Value, &sh); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", it.Key, err)
 		}
-		for _, it := range items {
-			var sh agendaShard
-			if err := json.Unmarshal(it.Value, &sh); err != nil {
-				return nil, fmt.Errorf("decode %s: %w", it.Key, err)
-			}
-			for _, e := range sh.Entries {
-				if k := taskKey(e.UserID, e.TaskID); !seen[k] {
-					seen[k] = true
-					taskKeys = append(taskKeys, k)
-				}
+		for _, e := range sh.Entries {
+			if k := taskKey(e.UserID, e.TaskID); !seen[k] {
+				seen[k] = true
+				taskKeys = append(taskKeys, k)
 			}
 		}
 	}

@@ -354,27 +354,39 @@ func (d *Dapr) List(ctx context.Context, userID string) ([]task.Task, error) {
 // tasks reads the tasks under keys, in their order; missing ones are left
 // out.
 func (d *Dapr) tasks(ctx context.Context, keys []string) ([]task.Task, error) {
+	items, err := d.getMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	byKey := make(map[string]json.RawMessage, len(items))
+	for _, it := range items {
+		byKey[it.Key] = it.Value
+	}
 	out := make([]task.Task, 0, len(keys))
+	for _, k := range keys {
+		raw, ok := byKey[k]
+		if !ok {
+			continue
+		}
+		var t task.Task
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", k, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// getMany reads keys readBatch at a time, so no bulk read grows with the
+// caller's list; keys not stored are left out.
+func (d *Dapr) getMany(ctx context.Context, keys []string) ([]state.Item, error) {
+	var out []state.Item
 	for chunk := range slices.Chunk(keys, readBatch) {
 		items, err := d.st.GetMany(ctx, chunk)
 		if err != nil {
 			return nil, err
 		}
-		byKey := make(map[string]json.RawMessage, len(items))
-		for _, it := range items {
-			byKey[it.Key] = it.Value
-		}
-		for _, k := range chunk {
-			raw, ok := byKey[k]
-			if !ok {
-				continue
-			}
-			var t task.Task
-			if err := json.Unmarshal(raw, &t); err != nil {
-				return nil, fmt.Errorf("decode %s: %w", k, err)
-			}
-			out = append(out, t)
-		}
+		out = append(out, items...)
 	}
 	return out, nil
 }
