@@ -24,4 +24,4 @@ lint-contracts: $(CONTRACTS_NPM)/node_modules/.package-lock.json ## lint docs/ap
 	node $(CONTRACTS_NPM)/asyncapi-lint.mjs docs/api/asyncapi.yaml
 
 test-contracts: tools lint-contracts ## lint docs/api, then check it and examples/python against the running functions, and the Dapr pin
-	$(GO) test -count=1 -timeout 15m ./shared/apicontract/
+	$(GO) test -count=1 -timeout 15m ./shared/tests/apicontract/

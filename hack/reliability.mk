@@ -17,16 +17,16 @@ VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 # package:FuzzTarget, one per line of output
 FUZZ_TARGETS := \
-	./shared/fn:FuzzTopicDelivery ./shared/fn:FuzzEventHTTP ./shared/fn:FuzzFromTopicEvent \
-	./shared/request:FuzzDecodeJSON ./shared/task:FuzzNewFromCreate ./shared/task:FuzzApplyPatch \
-	./shared/task:FuzzParseQuery ./shared/notify:FuzzMessage \
+	./shared/runtime/fn:FuzzTopicDelivery ./shared/runtime/fn:FuzzEventHTTP ./shared/runtime/fn:FuzzFromTopicEvent \
+	./shared/runtime/request:FuzzDecodeJSON ./shared/todo/task:FuzzNewFromCreate ./shared/todo/task:FuzzApplyPatch \
+	./shared/todo/task:FuzzParseQuery ./shared/todo/notify:FuzzMessage \
 	./functions/fire-reminder:FuzzOnJob ./functions/fire-reminder:FuzzReconcile \
 	./functions/send-notification:FuzzOnDue ./functions/send-notification:FuzzSendNotification
 
 .PHONY: test-security fuzz vulncheck secrets-scan replay-deadletters test-faults
 
 test-security: tools ## security tests through real sidecars (about 1 min)
-	$(GO) test -count=1 -timeout 10m ./shared/security/
+	$(GO) test -count=1 -timeout 10m ./shared/tests/security/
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -53,4 +53,4 @@ replay-deadletters: ## republish a dead-letter topic through a sidecar: TOPIC=to
 	$(GO) run ./hack/replay -topic $(TOPIC) $(REPLAY_FLAGS)
 
 test-faults: tools ## SIGKILL/restart under load (about 3 min): figures into docs/reliability.md
-	FAULTS_REPORT=docs/reliability.md $(GO) test -tags faults -count=1 -timeout 20m -run TestFaults -v ./shared/faults/
+	FAULTS_REPORT=docs/reliability.md $(GO) test -tags faults -count=1 -timeout 20m -run TestFaults -v ./shared/tests/faults/

@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/todo-chatbot/functions/shared/events"
-	"github.com/todo-chatbot/functions/shared/idempotency"
-	"github.com/todo-chatbot/functions/shared/problem"
-	"github.com/todo-chatbot/functions/shared/request"
-	"github.com/todo-chatbot/functions/shared/task"
-	"github.com/todo-chatbot/functions/shared/taskapi"
-	"github.com/todo-chatbot/functions/shared/taskstore"
+	"github.com/todo-chatbot/functions/shared/runtime/events"
+	"github.com/todo-chatbot/functions/shared/runtime/idempotency"
+	"github.com/todo-chatbot/functions/shared/runtime/problem"
+	"github.com/todo-chatbot/functions/shared/runtime/request"
+	"github.com/todo-chatbot/functions/shared/todo/task"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
+	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 const source = "create-task"

@@ -6,9 +6,9 @@ package main
 import (
 	"time"
 
-	"github.com/todo-chatbot/functions/shared/fn"
-	"github.com/todo-chatbot/functions/shared/idempotency"
-	"github.com/todo-chatbot/functions/shared/taskstore"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/idempotency"
+	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 func main() {

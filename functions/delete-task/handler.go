@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/todo-chatbot/functions/shared/events"
-	"github.com/todo-chatbot/functions/shared/state"
-	"github.com/todo-chatbot/functions/shared/task"
-	"github.com/todo-chatbot/functions/shared/taskapi"
-	"github.com/todo-chatbot/functions/shared/taskstore"
+	"github.com/todo-chatbot/functions/shared/runtime/events"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
+	"github.com/todo-chatbot/functions/shared/todo/task"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
+	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 const source = "delete-task"

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/todo-chatbot/functions/shared/eventschema"
-	"github.com/todo-chatbot/functions/shared/fn"
-	"github.com/todo-chatbot/functions/shared/problem"
-	"github.com/todo-chatbot/functions/shared/reminder"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/problem"
+	"github.com/todo-chatbot/functions/shared/todo/eventschema"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
 // FuzzOnJob hands arbitrary job data to the job trigger. Whatever it

@@ -11,16 +11,16 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
-	"github.com/todo-chatbot/functions/shared/events"
-	"github.com/todo-chatbot/functions/shared/fn"
-	"github.com/todo-chatbot/functions/shared/logging"
-	"github.com/todo-chatbot/functions/shared/metrics"
-	"github.com/todo-chatbot/functions/shared/problem"
-	"github.com/todo-chatbot/functions/shared/reminder"
-	"github.com/todo-chatbot/functions/shared/request"
-	"github.com/todo-chatbot/functions/shared/task"
-	"github.com/todo-chatbot/functions/shared/taskapi"
-	"github.com/todo-chatbot/functions/shared/taskstore"
+	"github.com/todo-chatbot/functions/shared/runtime/events"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/logging"
+	"github.com/todo-chatbot/functions/shared/runtime/metrics"
+	"github.com/todo-chatbot/functions/shared/runtime/problem"
+	"github.com/todo-chatbot/functions/shared/runtime/request"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
+	"github.com/todo-chatbot/functions/shared/todo/task"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
+	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 const source = "fire-reminder"

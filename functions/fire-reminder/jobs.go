@@ -14,8 +14,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/todo-chatbot/functions/shared/reminder"
-	"github.com/todo-chatbot/functions/shared/state"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
 // DaprJobs schedules reminder jobs with the Dapr Jobs API. Jobs are

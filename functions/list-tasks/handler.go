@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/todo-chatbot/functions/shared/task"
-	"github.com/todo-chatbot/functions/shared/taskapi"
-	"github.com/todo-chatbot/functions/shared/taskstore"
+	"github.com/todo-chatbot/functions/shared/todo/task"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
+	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 // Handler reads tasks.

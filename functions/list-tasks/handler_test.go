@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/todo-chatbot/functions/shared/fakes"
-	"github.com/todo-chatbot/functions/shared/task"
+	"github.com/todo-chatbot/functions/shared/testkit/fakes"
+	"github.com/todo-chatbot/functions/shared/todo/task"
 )
 
 var t0 = fakes.Time("2026-03-01T09:00:00Z")

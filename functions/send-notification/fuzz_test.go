@@ -7,10 +7,10 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
-	"github.com/todo-chatbot/functions/shared/fn"
-	"github.com/todo-chatbot/functions/shared/problem"
-	"github.com/todo-chatbot/functions/shared/reminder"
-	"github.com/todo-chatbot/functions/shared/request"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/problem"
+	"github.com/todo-chatbot/functions/shared/runtime/request"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
 // FuzzOnDue hands arbitrary reminder.due data to the topic handler: it is

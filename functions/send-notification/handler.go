@@ -9,13 +9,13 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
-	"github.com/todo-chatbot/functions/shared/fn"
-	"github.com/todo-chatbot/functions/shared/metrics"
-	"github.com/todo-chatbot/functions/shared/notify"
-	"github.com/todo-chatbot/functions/shared/problem"
-	"github.com/todo-chatbot/functions/shared/reminder"
-	"github.com/todo-chatbot/functions/shared/request"
-	"github.com/todo-chatbot/functions/shared/taskapi"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/metrics"
+	"github.com/todo-chatbot/functions/shared/runtime/problem"
+	"github.com/todo-chatbot/functions/shared/runtime/request"
+	"github.com/todo-chatbot/functions/shared/todo/notify"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 )
 
 // Handler delivers notifications.

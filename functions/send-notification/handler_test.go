@@ -14,10 +14,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/todo-chatbot/functions/shared/fakes"
-	"github.com/todo-chatbot/functions/shared/fn"
-	"github.com/todo-chatbot/functions/shared/notify"
-	"github.com/todo-chatbot/functions/shared/reminder"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/testkit/fakes"
+	"github.com/todo-chatbot/functions/shared/todo/notify"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
 var (

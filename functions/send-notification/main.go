@@ -9,9 +9,9 @@ package main
 import (
 	"time"
 
-	"github.com/todo-chatbot/functions/shared/fn"
-	"github.com/todo-chatbot/functions/shared/notify"
-	"github.com/todo-chatbot/functions/shared/reminder"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/todo/notify"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
 func main() {

@@ -12,13 +12,13 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
-	"github.com/todo-chatbot/functions/shared/events"
-	"github.com/todo-chatbot/functions/shared/metrics"
-	"github.com/todo-chatbot/functions/shared/reminder"
-	"github.com/todo-chatbot/functions/shared/state"
-	"github.com/todo-chatbot/functions/shared/task"
-	"github.com/todo-chatbot/functions/shared/taskapi"
-	"github.com/todo-chatbot/functions/shared/taskstore"
+	"github.com/todo-chatbot/functions/shared/runtime/events"
+	"github.com/todo-chatbot/functions/shared/runtime/metrics"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
+	"github.com/todo-chatbot/functions/shared/todo/task"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
+	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 const source = "sweep-reminders"

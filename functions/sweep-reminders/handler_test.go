@@ -11,10 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/todo-chatbot/functions/shared/fakes"
-	"github.com/todo-chatbot/functions/shared/reminder"
-	"github.com/todo-chatbot/functions/shared/task"
-	"github.com/todo-chatbot/functions/shared/taskstore"
+	"github.com/todo-chatbot/functions/shared/testkit/fakes"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
+	"github.com/todo-chatbot/functions/shared/todo/task"
+	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 var now = fakes.Time("2026-03-02T12:00:00Z")

@@ -11,8 +11,8 @@ package main
 import (
 	"time"
 
-	"github.com/todo-chatbot/functions/shared/fn"
-	"github.com/todo-chatbot/functions/shared/taskstore"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 func main() {

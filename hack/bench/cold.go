@@ -15,7 +15,7 @@ import (
 
 	"github.com/todo-chatbot/functions/hack/bench/load"
 	"github.com/todo-chatbot/functions/hack/bench/proc"
-	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/testkit/devstack"
 )
 
 // ColdRow is one function's start-up.

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/hack/bench/proc"
-	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/testkit/devstack"
 )
 
 // sizes are how long and how hard each benchmark runs.

@@ -11,7 +11,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	dapr "github.com/dapr/go-sdk/client"
 
-	"github.com/todo-chatbot/functions/shared/reminder"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
 const jobPrefix = "bench-reminder-"

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/hack/bench/load"
-	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/testkit/devstack"
 )
 
 // Dapr's published service invocation figure: latency the two sidecars
@@ -226,7 +226,7 @@ func (r *Report) markdown() string {
 	p("**Machine:** %d × %s, %.0f GiB, Linux %s. Load average %.2f at the start, %.2f at the end: the machine is shared, so other work ran alongside and every figure includes its noise.  \n",
 		m.Cores, m.CPUModel, m.MemoryGiB, m.Kernel, m.LoadStart[0], m.LoadEnd[0])
 	p("**Versions:** Dapr runtime %s (daprd, scheduler and sentry built from source), Dapr Go SDK %s, %s.\n\n", r.Versions.Dapr, r.Versions.GoSDK, r.Versions.Go)
-	p("**Method.** Everything runs on this machine over loopback: the Kafka-protocol broker, the Dapr scheduler, create-task, fire-reminder and send-notification each with its own daprd (bindings/local, tasks on %s), and two bench apps with their sidecars — `bench-caller`, standing for the Chat API, and `bench-sub`, a tiny function on `shared/fn`. Service invocation resolves app-ids through devstack's SQLite name resolution. For the sidecar hop with mTLS on, a second, smaller stack runs beside it for a while (section 1). ", storesName(r.Stores))
+	p("**Method.** Everything runs on this machine over loopback: the Kafka-protocol broker, the Dapr scheduler, create-task, fire-reminder and send-notification each with its own daprd (bindings/local, tasks on %s), and two bench apps with their sidecars — `bench-caller`, standing for the Chat API, and `bench-sub`, a tiny function on `shared/runtime/fn`. Service invocation resolves app-ids through devstack's SQLite name resolution. For the sidecar hop with mTLS on, a second, smaller stack runs beside it for a while (section 1). ", storesName(r.Stores))
 	p("Load is open-loop: requests leave at a fixed rate whatever the latency of earlier ones, and each latency is measured from the instant the request was *meant* to leave, so a stall is charged to every request queued behind it (no coordinated omission). Latencies go to HdrHistograms (1 µs–1 h, 3 significant digits). ")
 	p("Each Dapr figure is measured side by side with its baseline in the same round, alternating which runs first; rounds: %d; where there are several, tables show the median round and, in brackets, the lowest and highest. \"Added\" is Dapr minus baseline, computed round by round. Between phases the bench waits (up to %.0f s) until the reminder path's consumers have caught up and the stack's processes are idle. Verdicts use the median.\n\n",
 		r.Sizes.Rounds, r.Sizes.Settle)
@@ -288,7 +288,7 @@ func (r *Report) markdown() string {
 	if len(r.State) == 0 {
 		p("Not measured (PostgreSQL and Redis not running).\n\n")
 	} else {
-		p("Through `bench-caller`'s sidecar with the go-sdk gRPC client (as `shared/state` does), on a `state.postgresql` v2 and a `state.redis` component; baseline: the same statements straight to the server — pgx (pool) with the component's own SQL on a table of the same shape, and go-redis with the component's own commands (HGETALL, its save script, the script twice in MULTI/EXEC). Values of %d bytes, keys cycling over %d; %.0f operations/s for %g s a round.\n\n",
+		p("Through `bench-caller`'s sidecar with the go-sdk gRPC client (as `shared/runtime/state` does), on a `state.postgresql` v2 and a `state.redis` component; baseline: the same statements straight to the server — pgx (pool) with the component's own SQL on a table of the same shape, and go-redis with the component's own commands (HGETALL, its save script, the script twice in MULTI/EXEC). Values of %d bytes, keys cycling over %d; %.0f operations/s for %g s a round.\n\n",
 			len(stateValue), stateKeys, r.Sizes.StateRate, r.Sizes.StateSeconds)
 		pairTable(r.State)
 	}
@@ -297,7 +297,7 @@ func (r *Report) markdown() string {
 	if r.Publish == nil {
 		p("Not measured.\n\n")
 	} else {
-		p("%.0f messages/s for %g s a round. Through Dapr: `bench-caller` publishes with the go-sdk client to its sidecar (`pubsub.kafka`), the broker, `bench-sub`'s sidecar, which delivers to the handler of a function built on `shared/fn`. Baseline: a Kafka client (franz-go) producing to the same broker and a Kafka consumer in the bench process. Publish latency is until the broker acknowledged; publish → handler is from the intended send time to the handler.\n\n",
+		p("%.0f messages/s for %g s a round. Through Dapr: `bench-caller` publishes with the go-sdk client to its sidecar (`pubsub.kafka`), the broker, `bench-sub`'s sidecar, which delivers to the handler of a function built on `shared/runtime/fn`. Baseline: a Kafka client (franz-go) producing to the same broker and a Kafka consumer in the bench process. Publish latency is until the broker acknowledged; publish → handler is from the intended send time to the handler.\n\n",
 			r.Publish.Rate, r.Publish.Seconds)
 		pubs := []Pair{*r.Publish, *r.Delivery}
 		pairTable(pubs)
@@ -308,7 +308,7 @@ func (r *Report) markdown() string {
 	if m := r.Reminders; m == nil {
 		p("Not measured.\n\n")
 	} else {
-		p("%d Dapr jobs scheduled directly on `bench-sub`'s sidecar with the go-sdk client, exactly as fire-reminder schedules `reminder-<task id>` (one-shot due time, JSON data, constant failure policy of 60 retries), due evenly over one %.0f s window starting %.0f s after scheduling began. Each is delivered by the scheduler to `bench-sub`'s sidecar and its `/job/{name}` handler (the `shared/fn` runtime fire-reminder uses), which, like fire-reminder, waits if a job fires before its instant. Lateness = handler time − remind_at. This isolates the scheduler and sidecar; the full create-task → fire-reminder → send-notification path is section 5.\n\n",
+		p("%d Dapr jobs scheduled directly on `bench-sub`'s sidecar with the go-sdk client, exactly as fire-reminder schedules `reminder-<task id>` (one-shot due time, JSON data, constant failure policy of 60 retries), due evenly over one %.0f s window starting %.0f s after scheduling began. Each is delivered by the scheduler to `bench-sub`'s sidecar and its `/job/{name}` handler (the `shared/runtime/fn` runtime fire-reminder uses), which, like fire-reminder, waits if a job fires before its instant. Lateness = handler time − remind_at. This isolates the scheduler and sidecar; the full create-task → fire-reminder → send-notification path is section 5.\n\n",
 			m.Count, m.WindowSeconds, m.LeadSeconds)
 		p("| Scheduled | Schedule rate | Fired | Lost | Duplicated | Fired early (waited) | P50 ms | P95 ms | P99 ms | max ms |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		p("| %d (%d errors, %d after their due time) | %.0f/s | %d | %d | %d | %d | %s | %s | %s | %s |\n\n",

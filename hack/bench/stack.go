@@ -19,14 +19,14 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/todo-chatbot/functions/shared/devstack"
-	"github.com/todo-chatbot/functions/shared/sidecar"
+	"github.com/todo-chatbot/functions/shared/runtime/sidecar"
+	"github.com/todo-chatbot/functions/shared/testkit/devstack"
 )
 
 // App-ids of the bench's own sidecars. bench-caller stands for the Chat
 // API: a caller with a sidecar and no function of its own (its app only
 // answers daprd's start-up calls). bench-sub is a tiny function, built on
-// shared/fn, that subscribes to the bench topic and receives the bench's
+// shared/runtime/fn, that subscribes to the bench topic and receives the bench's
 // Dapr jobs.
 const (
 	callerID   = "bench-caller"

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/todo-chatbot/functions/hack/bench/load"
-	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/testkit/devstack"
 )
 
 // stateValue is about the size of a stored task.
@@ -35,7 +35,7 @@ type storeOps struct {
 func key(kind string, i int) string { return kind + "-" + strconv.Itoa(i%stateKeys) }
 
 // daprOps go through bench-caller's sidecar with the go-sdk client, as the
-// functions do (shared/state).
+// functions do (shared/runtime/state).
 func (b *bench) daprOps(store, prefix string) storeOps {
 	c := b.s.callerDapr
 	return storeOps{

@@ -14,8 +14,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/todo-chatbot/functions/hack/bench/load"
-	"github.com/todo-chatbot/functions/shared/fn"
-	"github.com/todo-chatbot/functions/shared/sidecar"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/sidecar"
 )
 
 // message is what the pub/sub benchmarks publish: the phase it belongs

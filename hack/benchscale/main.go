@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/testkit/devstack"
 )
 
 func main() {

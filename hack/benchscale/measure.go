@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/hack/bench/load"
-	"github.com/todo-chatbot/functions/shared/task"
+	"github.com/todo-chatbot/functions/shared/todo/task"
 )
 
 type usersPoint struct {

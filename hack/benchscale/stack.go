@@ -13,10 +13,10 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
-	"github.com/todo-chatbot/functions/shared/devstack"
-	"github.com/todo-chatbot/functions/shared/sidecar"
-	"github.com/todo-chatbot/functions/shared/state"
-	"github.com/todo-chatbot/functions/shared/taskstore"
+	"github.com/todo-chatbot/functions/shared/runtime/sidecar"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
+	"github.com/todo-chatbot/functions/shared/testkit/devstack"
+	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 // The functions a scale run drives; fire-reminder answers the sweep's

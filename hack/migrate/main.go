@@ -25,11 +25,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/todo-chatbot/functions/shared/devstack"
-	"github.com/todo-chatbot/functions/shared/fn"
-	"github.com/todo-chatbot/functions/shared/sidecar"
-	"github.com/todo-chatbot/functions/shared/state"
-	"github.com/todo-chatbot/functions/shared/taskstore"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/sidecar"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
+	"github.com/todo-chatbot/functions/shared/testkit/devstack"
+	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 func main() {

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/todo-chatbot/functions/shared/devstack"
-	"github.com/todo-chatbot/functions/shared/reminder"
+	"github.com/todo-chatbot/functions/shared/testkit/devstack"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
 // TestReplay dead-letters two reminder.due events, one by hand as an

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/todo-chatbot/functions/shared/devstack"
+	"github.com/todo-chatbot/functions/shared/testkit/devstack"
 )
 
 const (

@@ -19,13 +19,13 @@ func fakeTree(t *testing.T) string {
 	files := map[string]string{
 		"go.mod":                                                       "module github.com/todo-chatbot/functions\n\ngo 1.26\n",
 		"shared/base/base.go":                                          "package base\n\nconst N = 1\n",
-		"shared/task/task.go":                                          "package task\n\nimport \"github.com/todo-chatbot/functions/shared/base\"\n\nconst N = base.N\n",
-		"shared/task/task_test.go":                                     "package task\n",
-		"shared/task/testdata/task.json":                               "{}\n",
-		"shared/store/store.go":                                        "package store\n\nimport \"github.com/todo-chatbot/functions/shared/task\"\n\nconst N = task.N\n",
+		"shared/todo/task/task.go":                                     "package task\n\nimport \"github.com/todo-chatbot/functions/shared/base\"\n\nconst N = base.N\n",
+		"shared/todo/task/task_test.go":                                "package task\n",
+		"shared/todo/task/testdata/task.json":                          "{}\n",
+		"shared/store/store.go":                                        "package store\n\nimport \"github.com/todo-chatbot/functions/shared/todo/task\"\n\nconst N = task.N\n",
 		"shared/other/other.go":                                        "package other\n\nconst N = 2\n",
 		"shared/unused/unused.go":                                      "package unused\n",
-		"functions/create-task/main.go":                                "package main\n\nimport \"github.com/todo-chatbot/functions/shared/task\"\n\nfunc main() { _ = task.N }\n",
+		"functions/create-task/main.go":                                "package main\n\nimport \"github.com/todo-chatbot/functions/shared/todo/task\"\n\nfunc main() { _ = task.N }\n",
 		"functions/list-tasks/main.go":                                 "package main\n\nimport \"github.com/todo-chatbot/functions/shared/store\"\n\nfunc main() { _ = store.N }\n",
 		"functions/send-notification/main.go":                          "package main\n\nimport \"github.com/todo-chatbot/functions/shared/other\"\n\nfunc main() { _ = other.N }\n",
 		"functions/send-notification/handler/handler.go":               "package handler\n",
@@ -70,12 +70,12 @@ func TestSelect(t *testing.T) {
 		want     []string
 		platform bool
 	}{
-		{"shared package selects its importers only", []string{"shared/task/task.go"}, []string{"create-task", "list-tasks"}, false},
+		{"shared package selects its importers only", []string{"shared/todo/task/task.go"}, []string{"create-task", "list-tasks"}, false},
 		{"imported through another package", []string{"shared/base/base.go"}, []string{"create-task", "list-tasks"}, false},
 		{"function folder selects that function only", []string{"functions/create-task/main.go"}, []string{"create-task"}, false},
 		{"anything in the folder", []string{"functions/send-notification/handler/handler.go"}, []string{"send-notification"}, false},
 		{"docs select none", []string{"docs/scale-to-zero.md", "README.md"}, []string{}, false},
-		{"tests are not in the binary", []string{"shared/task/task_test.go", "shared/task/testdata/task.json"}, []string{}, false},
+		{"tests are not in the binary", []string{"shared/todo/task/task_test.go", "shared/todo/task/testdata/task.json"}, []string{}, false},
 		{"package nobody imports", []string{"shared/unused/unused.go"}, []string{}, false},
 		{"union", []string{"shared/other/other.go", "functions/create-task/main.go"}, []string{"create-task", "send-notification"}, false},
 		{"go.mod", []string{"go.mod"}, all, false},

@@ -13,8 +13,8 @@ import (
 )
 
 // EnvDirs hold the code that reads a function's environment: the runtime
-// (shared/fn), its sidecar client and the functions themselves.
-var EnvDirs = []string{"shared/fn", "shared/sidecar", "functions"}
+// (shared/runtime/fn), its sidecar client and the functions themselves.
+var EnvDirs = []string{"shared/runtime/fn", "shared/runtime/sidecar", "functions"}
 
 // EnvReads lists the names of environment variables the functions can
 // read: every string literal spelt like one (PORT, LOG_LEVEL) in the
@@ -23,7 +23,7 @@ var EnvDirs = []string{"shared/fn", "shared/sidecar", "functions"}
 // nowhere there is certainly not read.
 var envName = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
 
-// sdkReads are variables the OpenTelemetry SDK in shared/fn reads itself,
+// sdkReads are variables the OpenTelemetry SDK in shared/runtime/fn reads itself,
 // by the OpenTelemetry specification's names, so no literal of ours
 // names them: the sampler and the resource.
 var sdkReads = []string{"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"}
