@@ -8,12 +8,11 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/events"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
-
-const source = "complete-task"
 
 const maxAttempts = 5
 
@@ -25,33 +24,24 @@ type Handler struct {
 	Now    func() time.Time
 }
 
-// Routes serves POST /users/{user_id}/tasks/{task_id}/complete.
-func (h *Handler) Routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /users/{user_id}/tasks/{task_id}/complete", h.complete)
-	return mux
-}
-
-func (h *Handler) complete(w http.ResponseWriter, r *http.Request) {
+// Complete serves POST /users/{user_id}/tasks/{task_id}/complete.
+func (h *Handler) Complete(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	userID, taskID, err := taskapi.IDs(r)
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	for attempt := 1; ; attempt++ {
 		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
 		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 		if cur.Completed {
 			// Completing twice is not an error and changes nothing, but it
 			// announces the completion again: the first request may have
 			// stored it and failed to publish. The events are the same ones
 			// (same ids), so consumers act on them once.
-			h.announce(ctx, w, cur, h.storedNext(ctx, cur))
-			return
+			return h.announce(ctx, w, cur, h.storedNext(ctx, cur))
 		}
 		done, next := cur.Complete(h.Now())
 		err = h.Tasks.Complete(ctx, done, v, next)
@@ -59,31 +49,27 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 		if next != nil {
 			h.Log.InfoContext(ctx, "next occurrence created", "task_id", done.ID, "next_id", next.ID)
 		}
-		h.announce(ctx, w, done, next)
-		return
+		return h.announce(ctx, w, done, next)
 	}
 }
 
 // announce publishes the completion of done and the creation of next (if
 // any), then answers with done.
-func (h *Handler) announce(ctx context.Context, w http.ResponseWriter, done task.Task, next *task.Task) {
-	if err := taskapi.Publish(ctx, h.Events, source, task.EventCompleted, done); err != nil {
-		taskapi.WriteNotPublished(ctx, h.Log, w, err)
-		return
+func (h *Handler) announce(ctx context.Context, w http.ResponseWriter, done task.Task, next *task.Task) error {
+	if err := taskapi.Publish(ctx, h.Events, task.EventCompleted, done); err != nil {
+		return err
 	}
 	if next != nil {
-		if err := taskapi.Publish(ctx, h.Events, source, task.EventCreated, *next); err != nil {
-			taskapi.WriteNotPublished(ctx, h.Log, w, err)
-			return
+		if err := taskapi.Publish(ctx, h.Events, task.EventCreated, *next); err != nil {
+			return err
 		}
 	}
-	taskapi.WriteJSON(w, http.StatusOK, done)
+	return fn.JSON(w, http.StatusOK, done)
 }
 
 // storedNext is the next occurrence that completing done created, as it

@@ -31,7 +31,9 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	e := &env{store: fakes.NewStore(nil), pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
 	h := &Handler{Tasks: e.store, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
-	e.routes = h.Routes()
+	f := fakes.Function(t, "complete-task")
+	serve(f, h)
+	e.routes = f
 	return e
 }
 
@@ -83,7 +85,7 @@ func TestComplete(t *testing.T) {
 
 	pubs := e.pub.Published()
 	require.Len(t, pubs, 1, "exactly one event")
-	fakes.CheckTaskEvent(t, pubs[0], "complete-task", task.EventCompleted, want)
+	fakes.CheckTaskEvent(t, pubs[0], task.EventCompleted, want)
 	assert.JSONEq(t, string(r.Body), string(pubs[0].Event.Data()))
 }
 
@@ -147,8 +149,8 @@ func TestCompleteRecurring(t *testing.T) {
 
 			pubs := e.pub.Published()
 			require.Len(t, pubs, 2, "the completion, and the creation of the next occurrence")
-			fakes.CheckTaskEvent(t, pubs[0], "complete-task", task.EventCompleted, done)
-			fakes.CheckTaskEvent(t, pubs[1], "complete-task", task.EventCreated, next)
+			fakes.CheckTaskEvent(t, pubs[0], task.EventCompleted, done)
+			fakes.CheckTaskEvent(t, pubs[1], task.EventCreated, next)
 
 			// Completing again creates no second occurrence; it announces
 			// the same two events again (same ids: consumers act once).
@@ -238,8 +240,8 @@ func TestCompleteRetriesAConflict(t *testing.T) {
 	assert.Equal(t, "renamed", next.Title)
 	pubs := e.pub.Published()
 	require.Len(t, pubs, 2)
-	fakes.CheckTaskEvent(t, pubs[0], "complete-task", task.EventCompleted, done)
-	fakes.CheckTaskEvent(t, pubs[1], "complete-task", task.EventCreated, next)
+	fakes.CheckTaskEvent(t, pubs[0], task.EventCompleted, done)
+	fakes.CheckTaskEvent(t, pubs[1], task.EventCreated, next)
 }
 
 func TestCompleteConflictGivesUp(t *testing.T) {
@@ -301,8 +303,8 @@ func TestCompletePublishFailure(t *testing.T) {
 			next := e.get(t, "user-1", task.NextID("task-1", fakes.Time("2026-03-02T09:00:00Z")))
 			pubs := e.pub.Published()
 			require.Len(t, pubs, tc.published+2, "the retry announces both")
-			fakes.CheckTaskEvent(t, pubs[tc.published], "complete-task", task.EventCompleted, done)
-			fakes.CheckTaskEvent(t, pubs[tc.published+1], "complete-task", task.EventCreated, next)
+			fakes.CheckTaskEvent(t, pubs[tc.published], task.EventCompleted, done)
+			fakes.CheckTaskEvent(t, pubs[tc.published+1], task.EventCreated, next)
 			if tc.published == 1 {
 				assert.Equal(t, pubs[0].Event.ID(), pubs[1].Event.ID(), "the completion is announced with the same id")
 			}

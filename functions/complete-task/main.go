@@ -8,13 +8,19 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 func main() {
 	fn.Main("complete-task", func(f *fn.Function) error {
-		h := &Handler{Tasks: taskstore.NewDapr(f.State()), Events: f.Publisher(), Log: f.Logger(), Now: time.Now}
-		f.HTTP(h.Routes())
+		serve(f, &Handler{Tasks: taskstore.NewDapr(f.State()), Events: f.Publisher(), Log: f.Logger(), Now: time.Now})
 		return nil
 	})
+}
+
+// serve declares what complete-task serves; its tests serve the same.
+func serve(f *fn.Function, h *Handler) {
+	f.MapErrors(taskapi.Problem)
+	f.Handle("POST /users/{user_id}/tasks/{task_id}/complete", h.Complete)
 }

@@ -7,15 +7,17 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/events"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
 	"github.com/todo-chatbot/functions/shared/runtime/idempotency"
-	"github.com/todo-chatbot/functions/shared/runtime/problem"
 	"github.com/todo-chatbot/functions/shared/runtime/request"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
-const source = "create-task"
+// keyScope prefixes this function's Idempotency-Keys in the shared store.
+// Stored keys outlive deploys, so it never changes.
+const keyScope = "create-task"
 
 // Handler creates tasks.
 type Handler struct {
@@ -26,48 +28,36 @@ type Handler struct {
 	Now    func() time.Time
 }
 
-// Routes serves POST /users/{user_id}/tasks.
-func (h *Handler) Routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /users/{user_id}/tasks", h.create)
-	return mux
-}
-
-func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+// Create serves POST /users/{user_id}/tasks.
+func (h *Handler) Create(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	userID, _, err := taskapi.IDs(r)
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	key, err := idempotency.FromRequest(r)
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	var in task.CreateInput
 	if err := request.DecodeJSON(r, &in); err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	t, err := task.NewFromCreate(userID, in, task.NewID(), h.Now())
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 
 	rec := idempotency.Record{ResourceID: t.ID, Fingerprint: idempotency.Fingerprint(in)}
-	keyName := source + "/" + userID + "/" + key
+	keyName := keyScope + "/" + userID + "/" + key
 	if key != "" {
 		held, claimed, err := h.Keys.Claim(ctx, keyName, rec)
 		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 		if !claimed {
 			if held.Fingerprint != rec.Fingerprint {
-				problem.Write(w, idempotency.ErrMismatch)
-				return
+				return idempotency.ErrMismatch
 			}
 			// A retry: finish what the first attempt started, with its id.
 			rec = held
@@ -81,14 +71,11 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		t, _, err = h.Tasks.Get(ctx, userID, t.ID)
 	}
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	if !rec.Published {
-		if err := taskapi.Publish(ctx, h.Events, source, task.EventCreated, t); err != nil {
-			h.Log.ErrorContext(ctx, "task stored but its event was not published", "task_id", t.ID, "error", err)
-			problem.Write(w, problem.New(http.StatusServiceUnavailable, "the task was stored but its event could not be published; retry with the same Idempotency-Key"))
-			return
+		if err := taskapi.Publish(ctx, h.Events, task.EventCreated, t); err != nil {
+			return err
 		}
 		if key != "" {
 			if err := h.Keys.Done(ctx, keyName, rec); err != nil {
@@ -98,5 +85,5 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Log.InfoContext(ctx, "task created", "task_id", t.ID, "user_id", userID)
 	w.Header().Set("Location", "/users/"+userID+"/tasks/"+t.ID)
-	taskapi.WriteJSON(w, http.StatusCreated, t)
+	return fn.JSON(w, http.StatusCreated, t)
 }

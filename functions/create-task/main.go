@@ -8,19 +8,25 @@ import (
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
 	"github.com/todo-chatbot/functions/shared/runtime/idempotency"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 func main() {
 	fn.Main("create-task", func(f *fn.Function) error {
-		h := &Handler{
+		serve(f, &Handler{
 			Tasks:  taskstore.NewDapr(f.State()),
 			Keys:   idempotency.StateKeys{Store: f.DedupeState()},
 			Events: f.Publisher(),
 			Log:    f.Logger(),
 			Now:    time.Now,
-		}
-		f.HTTP(h.Routes())
+		})
 		return nil
 	})
+}
+
+// serve declares what create-task serves; its tests serve the same.
+func serve(f *fn.Function, h *Handler) {
+	f.MapErrors(taskapi.Problem)
+	f.Handle("POST /users/{user_id}/tasks", h.Create)
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
-const source = "delete-task"
-
 const maxAttempts = 5
 
 // Handler deletes tasks.
@@ -37,76 +35,63 @@ type Announcements interface {
 	Release(ctx context.Context, userID, taskID string) error
 }
 
-// Routes serves DELETE /users/{user_id}/tasks/{task_id}.
-func (h *Handler) Routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("DELETE /users/{user_id}/tasks/{task_id}", h.delete)
-	return mux
-}
-
-func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
+// Delete serves DELETE /users/{user_id}/tasks/{task_id}.
+func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	userID, taskID, err := taskapi.IDs(r)
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	for attempt := 1; ; attempt++ {
 		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
 		if errors.Is(err, taskstore.ErrNotFound) {
-			h.announceHeld(ctx, w, userID, taskID)
-			return
+			return h.announceHeld(ctx, w, userID, taskID)
 		}
 		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 		// The event carries the task as it was, stamped with the deletion
 		// time so its id differs from the last update's.
 		gone := cur
 		gone.UpdatedAt = h.Now().UTC()
 		if err := h.Pending.Hold(ctx, gone); err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 		err = h.Tasks.Delete(ctx, userID, taskID, v)
 		if errors.Is(err, taskstore.ErrConflict) && attempt < maxAttempts {
 			continue
 		}
 		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
-		h.announce(ctx, w, gone)
-		return
+		return h.announce(ctx, w, gone)
 	}
 }
 
 // announceHeld answers a delete of a task that is not there: 204 after
 // publishing the event an earlier attempt held and could not publish,
 // else 404.
-func (h *Handler) announceHeld(ctx context.Context, w http.ResponseWriter, userID, taskID string) {
+func (h *Handler) announceHeld(ctx context.Context, w http.ResponseWriter, userID, taskID string) error {
 	gone, ok, err := h.Pending.Held(ctx, userID, taskID)
-	if err == nil && !ok {
-		err = taskstore.ErrNotFound
-	}
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
-	h.announce(ctx, w, gone)
+	if !ok {
+		return taskstore.ErrNotFound
+	}
+	return h.announce(ctx, w, gone)
 }
 
-func (h *Handler) announce(ctx context.Context, w http.ResponseWriter, gone task.Task) {
-	if err := taskapi.Publish(ctx, h.Events, source, task.EventDeleted, gone); err != nil {
-		taskapi.WriteNotPublished(ctx, h.Log, w, err)
-		return
+func (h *Handler) announce(ctx context.Context, w http.ResponseWriter, gone task.Task) error {
+	if err := taskapi.Publish(ctx, h.Events, task.EventDeleted, gone); err != nil {
+		return err
 	}
 	if err := h.Pending.Release(ctx, gone.UserID, gone.ID); err != nil {
 		// Harmless: a later delete of it publishes the same event again.
 		h.Log.WarnContext(ctx, "announced deletion still held", "task_id", gone.ID, "error", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // heldFor is how long a deletion's event is held at most: longer than any

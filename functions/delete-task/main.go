@@ -6,19 +6,25 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 func main() {
 	fn.Main("delete-task", func(f *fn.Function) error {
-		h := &Handler{
+		serve(f, &Handler{
 			Tasks:   taskstore.NewDapr(f.State()),
 			Pending: StateAnnouncements{Store: f.DedupeState()},
 			Events:  f.Publisher(),
 			Log:     f.Logger(),
 			Now:     time.Now,
-		}
-		f.HTTP(h.Routes())
+		})
 		return nil
 	})
+}
+
+// serve declares what delete-task serves; its tests serve the same.
+func serve(f *fn.Function, h *Handler) {
+	f.MapErrors(taskapi.Problem)
+	f.Handle("DELETE /users/{user_id}/tasks/{task_id}", h.Delete)
 }

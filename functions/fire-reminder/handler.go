@@ -19,11 +19,8 @@ import (
 	"github.com/todo-chatbot/functions/shared/runtime/request"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 	"github.com/todo-chatbot/functions/shared/todo/task"
-	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
-
-const source = "fire-reminder"
 
 // maxEarly bounds how long a job that fired before its instant waits for
 // it; the scheduler fires on time, so this only absorbs clock rounding.
@@ -172,7 +169,7 @@ func (h *Handler) OnJob(ctx context.Context, name string, data []byte) error {
 }
 
 func (h *Handler) fire(ctx context.Context, due reminder.Due) error {
-	e, err := due.Event(source)
+	e, err := due.Event()
 	if err != nil {
 		return err
 	}
@@ -189,38 +186,29 @@ func (h *Handler) fire(ctx context.Context, due reminder.Due) error {
 	return nil
 }
 
-// Routes serves POST /reconcile, which sweep-reminders invokes through Dapr.
-func (h *Handler) Routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /reconcile", h.reconcile)
-	return mux
-}
-
-func (h *Handler) reconcile(w http.ResponseWriter, r *http.Request) {
+// Reconcile serves POST /reconcile, which sweep-reminders invokes through
+// Dapr.
+func (h *Handler) Reconcile(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var in reminder.Reconcile
 	if err := request.DecodeJSON(r, &in); err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	if err := request.ValidID(in.UserID); err != nil {
-		taskapi.WriteError(ctx, h.Log, w, invalid("user_id", err))
-		return
+		return invalid("user_id", err)
 	}
 	// Every id is checked before any is acted on: a rejected request
 	// fires and schedules nothing.
 	for i, id := range in.TaskIDs {
 		if err := request.ValidID(id); err != nil {
-			taskapi.WriteError(ctx, h.Log, w, invalid(fmt.Sprintf("task_ids[%d]", i), err))
-			return
+			return invalid(fmt.Sprintf("task_ids[%d]", i), err)
 		}
 	}
 	var res reminder.ReconcileResult
 	for _, id := range in.TaskIDs {
 		out, err := h.sync(ctx, in.UserID, id)
 		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 		res.Checked++
 		switch out {
@@ -234,7 +222,7 @@ func (h *Handler) reconcile(w http.ResponseWriter, r *http.Request) {
 			res.AlreadyDone++
 		}
 	}
-	taskapi.WriteJSON(w, http.StatusOK, res)
+	return fn.JSON(w, http.StatusOK, res)
 }
 
 func invalid(field string, err error) error {

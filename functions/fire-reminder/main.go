@@ -15,24 +15,31 @@ import (
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 	"github.com/todo-chatbot/functions/shared/todo/task"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 func main() {
 	fn.Main("fire-reminder", func(f *fn.Function) error {
 		f.Dedupe(fn.StateDeduper{Store: f.DedupeState(), TTL: 24 * time.Hour})
-		h := &Handler{
+		serve(f, &Handler{
 			Tasks:  taskstore.NewDapr(f.State()),
 			Jobs:   DaprJobs{Client: f.Dapr()},
 			Fired:  StateFired{Store: f.DedupeState()},
 			Events: f.Publisher(),
 			Log:    f.Logger(),
 			Now:    time.Now,
-		}
-		f.Subscribe(fn.Subscription{Topic: task.Topic}, h.OnTaskEvent)
-		f.Job(reminder.JobName(""), h.OnJob)
-		f.HTTP(h.Routes())
-		f.Event("/events/wake", func(context.Context, cloudevents.Event) error { return nil })
+		})
 		return nil
 	})
+}
+
+// serve declares what fire-reminder serves; its tests serve the same.
+func serve(f *fn.Function, h *Handler) {
+	f.MapErrors(taskapi.Problem)
+	f.Subscribe(fn.Subscription{Topic: task.Topic}, h.OnTaskEvent)
+	f.Job(reminder.JobName(""), h.OnJob)
+	f.Handle("POST /reconcile", h.Reconcile)
+	// Waking is all it is for: held jobs reach a running sidecar.
+	f.Event("/events/wake", func(context.Context, cloudevents.Event) error { return nil })
 }

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
@@ -13,7 +13,6 @@ import (
 // Handler reads tasks.
 type Handler struct {
 	Tasks taskstore.Store
-	Log   *slog.Logger
 }
 
 // Page is one page of a listing; NextCursor is null on the last page.
@@ -22,51 +21,38 @@ type Page struct {
 	NextCursor *string     `json:"next_cursor"`
 }
 
-// Routes serves GET /users/{user_id}/tasks and .../tasks/{task_id}.
-func (h *Handler) Routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /users/{user_id}/tasks", h.list)
-	mux.HandleFunc("GET /users/{user_id}/tasks/{task_id}", h.get)
-	return mux
-}
-
-func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// Get serves GET /users/{user_id}/tasks/{task_id}.
+func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	userID, taskID, err := taskapi.IDs(r)
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
-	t, _, err := h.Tasks.Get(ctx, userID, taskID)
+	t, _, err := h.Tasks.Get(r.Context(), userID, taskID)
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
-	taskapi.WriteJSON(w, http.StatusOK, t)
+	return fn.JSON(w, http.StatusOK, t)
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// List serves GET /users/{user_id}/tasks.
+func (h *Handler) List(w http.ResponseWriter, r *http.Request) error {
 	userID, _, err := taskapi.IDs(r)
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	q, err := task.ParseQuery(r.URL.Query())
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
-	items, next, err := h.page(ctx, userID, q)
+	items, next, err := h.page(r.Context(), userID, q)
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	page := Page{Items: items}
 	if next != "" {
 		page.NextCursor = &next
 	}
-	taskapi.WriteJSON(w, http.StatusOK, page)
+	return fn.JSON(w, http.StatusOK, page)
 }
 
 // page reads what q's page needs. A creation-order listing reads the

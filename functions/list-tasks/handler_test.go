@@ -26,8 +26,10 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	e := &env{store: fakes.NewStore(nil)}
-	h := &Handler{Tasks: e.store, Log: fakes.Logger(t)}
-	e.routes = h.Routes()
+	h := &Handler{Tasks: e.store}
+	f := fakes.Function(t, "list-tasks")
+	serve(f, h)
+	e.routes = f
 	return e
 }
 

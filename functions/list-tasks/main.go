@@ -5,13 +5,20 @@ package main
 
 import (
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 func main() {
 	fn.Main("list-tasks", func(f *fn.Function) error {
-		h := &Handler{Tasks: taskstore.NewDapr(f.State()), Log: f.Logger()}
-		f.HTTP(h.Routes())
+		serve(f, &Handler{Tasks: taskstore.NewDapr(f.State())})
 		return nil
 	})
+}
+
+// serve declares what list-tasks serves; its tests serve the same.
+func serve(f *fn.Function, h *Handler) {
+	f.MapErrors(taskapi.Problem)
+	f.Handle("GET /users/{user_id}/tasks", h.List)
+	f.Handle("GET /users/{user_id}/tasks/{task_id}", h.Get)
 }

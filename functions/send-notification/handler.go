@@ -15,7 +15,6 @@ import (
 	"github.com/todo-chatbot/functions/shared/runtime/request"
 	"github.com/todo-chatbot/functions/shared/todo/notify"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
-	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 )
 
 // Handler delivers notifications.
@@ -78,50 +77,38 @@ func (h *Handler) deliver(ctx context.Context, n notify.Notification) (notify.No
 	return n, nil
 }
 
-// Routes serves POST /notifications and GET /users/{user_id}/notifications.
-func (h *Handler) Routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /notifications", h.send)
-	mux.HandleFunc("GET /users/{user_id}/notifications", h.list)
-	return mux
-}
-
-func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// Send serves POST /notifications.
+func (h *Handler) Send(w http.ResponseWriter, r *http.Request) error {
 	var in notify.MessageInput
 	if err := request.DecodeJSON(r, &in); err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	n, err := notify.Message(in, h.Channel.Name())
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
-	if n, err = h.deliver(ctx, n); err != nil {
-		h.Log.ErrorContext(ctx, "notification not delivered", "notification_id", n.ID, "error", err)
-		problem.Write(w, problem.New(http.StatusBadGateway, "the notification channel did not accept the notification"))
-		return
+	if n, err = h.deliver(r.Context(), n); err != nil {
+		return errNotDelivered.WithCause(fmt.Errorf("notification %s: %w", n.ID, err))
 	}
-	taskapi.WriteJSON(w, http.StatusAccepted, n)
+	return fn.JSON(w, http.StatusAccepted, n)
 }
+
+var errNotDelivered = problem.New(http.StatusBadGateway, "the notification channel did not accept the notification")
 
 // List is the body of GET /users/{user_id}/notifications.
 type List struct {
 	Items []notify.Notification `json:"items"`
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// List serves GET /users/{user_id}/notifications.
+func (h *Handler) List(w http.ResponseWriter, r *http.Request) error {
 	userID, err := request.PathID(r, "user_id")
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
-	items, err := h.Records.List(ctx, userID)
+	items, err := h.Records.List(r.Context(), userID)
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
-	taskapi.WriteJSON(w, http.StatusOK, List{Items: items})
+	return fn.JSON(w, http.StatusOK, List{Items: items})
 }

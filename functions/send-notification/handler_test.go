@@ -118,7 +118,9 @@ func newEnv(t *testing.T) *env {
 	e := &env{channel: &fakes.Channel{}, clock: fakes.NewClock(now)}
 	e.records = &memRecords{now: e.clock.Now}
 	e.h = &Handler{Records: e.records, Channel: e.channel, Log: fakes.Logger(t), Now: e.clock.Now}
-	e.routes = e.h.Routes()
+	f := fakes.Function(t, "send-notification")
+	serve(f, e.h)
+	e.routes = f
 	return e
 }
 
@@ -129,8 +131,9 @@ func due(taskID string) reminder.Due {
 
 func dueEvent(t *testing.T, d reminder.Due) cloudevents.Event {
 	t.Helper()
-	ev, err := d.Event("fire-reminder")
+	ev, err := d.Event()
 	require.NoError(t, err)
+	ev.SetSource("fire-reminder")
 	return ev
 }
 

@@ -16,21 +16,37 @@ import (
 
 func main() {
 	fn.Main("send-notification", func(f *fn.Function) error {
+		var c config
+		if err := fn.ReadEnv(&c); err != nil {
+			return err
+		}
 		f.Dedupe(fn.StateDeduper{Store: f.DedupeState(), TTL: 24 * time.Hour})
-		h := &Handler{
+		serve(f, &Handler{
 			Records: notify.StateRecords{Store: f.State()},
 			Channel: notify.Webhook{
 				Client:      f.Dapr(),
-				Binding:     fn.Env("NOTIFY_BINDING", "notify-webhook"),
+				Binding:     c.Binding,
 				Secrets:     f.Secrets(),
-				SecretName:  fn.Env("NOTIFY_SECRET", "notify-webhook"),
+				SecretName:  c.Secret,
 				SecretField: "token",
 			},
 			Log: f.Logger(),
 			Now: time.Now,
-		}
-		f.Subscribe(fn.Subscription{Topic: reminder.Topic}, h.OnDue)
-		f.HTTP(h.Routes())
+		})
 		return nil
 	})
+}
+
+// config is what send-notification reads from the environment besides the
+// runtime's settings.
+type config struct {
+	Binding string `env:"NOTIFY_BINDING,default=notify-webhook"` // the HTTP output binding
+	Secret  string `env:"NOTIFY_SECRET,default=notify-webhook"`  // the secret holding its token
+}
+
+// serve declares what send-notification serves; its tests serve the same.
+func serve(f *fn.Function, h *Handler) {
+	f.Subscribe(fn.Subscription{Topic: reminder.Topic}, h.OnDue)
+	f.Handle("POST /notifications", h.Send)
+	f.Handle("GET /users/{user_id}/notifications", h.List)
 }

@@ -185,7 +185,7 @@ func (h *Handler) announceOverdue(ctx context.Context, t task.Task) (bool, error
 	if err != nil || !first {
 		return false, err
 	}
-	if err := taskapi.Publish(ctx, h.Events, source, task.EventOverdue, t); err != nil {
+	if err := taskapi.Publish(ctx, h.Events, task.EventOverdue, t); err != nil {
 		// Not announced: release the mark so the next sweep tries again.
 		if uerr := h.Marks.Unmark(ctx, key); uerr != nil {
 			h.Log.WarnContext(ctx, "overdue event lost: its mark could not be released", "task_id", t.ID, "error", uerr)

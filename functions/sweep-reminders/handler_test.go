@@ -145,8 +145,8 @@ func TestSweepAnnouncesOverdueOnce(t *testing.T) {
 	for _, p := range pubs {
 		byID[p.Event.Subject()] = p
 	}
-	fakes.CheckTaskEvent(t, byID["overdue"], "sweep-reminders", task.EventOverdue, overdue)
-	fakes.CheckTaskEvent(t, byID["theirs"], "sweep-reminders", task.EventOverdue, other)
+	fakes.CheckTaskEvent(t, byID["overdue"], task.EventOverdue, overdue)
+	fakes.CheckTaskEvent(t, byID["theirs"], task.EventOverdue, other)
 	for _, ttl := range e.marks.keys {
 		assert.GreaterOrEqual(t, ttl, lookback, "the mark outlives the window it guards")
 	}
@@ -250,7 +250,7 @@ func TestSweepCoversOnlyTheTimesSinceItsPreviousRun(t *testing.T) {
 	assert.Equal(t, map[string][]string{"user-1": {"fresh"}}, e.rec.requests(),
 		"a later run reads from its previous run less the overlap, not the whole lookback")
 	require.Len(t, e.pub.Published(), 2)
-	fakes.CheckTaskEvent(t, e.pub.Published()[1], "sweep-reminders", task.EventOverdue, fresh)
+	fakes.CheckTaskEvent(t, e.pub.Published()[1], task.EventOverdue, fresh)
 }
 
 func TestSweepAgendaFailure(t *testing.T) {
@@ -282,7 +282,7 @@ func TestSweepOverduePublishFailureIsRetriedNextRun(t *testing.T) {
 	require.NoError(t, e.h.Sweep(context.Background()))
 	pubs := e.pub.Published()
 	require.Len(t, pubs, 1, "the overdue event the failed run lost goes out on the next")
-	fakes.CheckTaskEvent(t, pubs[0], "sweep-reminders", task.EventOverdue, tk)
+	fakes.CheckTaskEvent(t, pubs[0], task.EventOverdue, tk)
 }
 
 func TestSweepMarksFailure(t *testing.T) {

@@ -17,16 +17,31 @@ import (
 
 func main() {
 	fn.Main("sweep-reminders", func(f *fn.Function) error {
-		h := &Handler{
+		var c config
+		if err := fn.ReadEnv(&c); err != nil {
+			return err
+		}
+		serve(f, c.Binding, &Handler{
 			Tasks:      taskstore.NewDapr(f.State()),
-			Reconciler: Invoker{Client: f.Dapr(), AppID: fn.Env("FIRE_REMINDER_APP_ID", "fire-reminder")},
+			Reconciler: Invoker{Client: f.Dapr(), AppID: c.FireReminder},
 			Marks:      StateMarks{Store: f.DedupeState()},
 			Progress:   StateProgress{Store: f.State()},
 			Events:     f.Publisher(),
 			Log:        f.Logger(),
 			Now:        time.Now,
-		}
-		f.Cron(fn.Env("SWEEP_BINDING", "reminder-sweep"), h.Sweep)
+		})
 		return nil
 	})
+}
+
+// config is what sweep-reminders reads from the environment besides the
+// runtime's settings.
+type config struct {
+	Binding      string `env:"SWEEP_BINDING,default=reminder-sweep"`       // the cron input binding
+	FireReminder string `env:"FIRE_REMINDER_APP_ID,default=fire-reminder"` // the app-id it asks to reconcile
+}
+
+// serve declares what sweep-reminders serves.
+func serve(f *fn.Function, binding string, h *Handler) {
+	f.Cron(binding, h.Sweep)
 }

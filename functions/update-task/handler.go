@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/events"
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
 	"github.com/todo-chatbot/functions/shared/runtime/request"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
-
-const source = "update-task"
 
 // maxAttempts bounds retries when another writer changed the task between
 // our read and our write: the patch is re-applied to the fresh task.
@@ -28,48 +27,36 @@ type Handler struct {
 	Now    func() time.Time
 }
 
-// Routes serves PATCH /users/{user_id}/tasks/{task_id}.
-func (h *Handler) Routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("PATCH /users/{user_id}/tasks/{task_id}", h.update)
-	return mux
-}
-
-func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
+// Update serves PATCH /users/{user_id}/tasks/{task_id}.
+func (h *Handler) Update(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	userID, taskID, err := taskapi.IDs(r)
 	if err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	var patch map[string]json.RawMessage
 	if err := request.DecodeJSON(r, &patch, request.AcceptMergePatch()); err != nil {
-		taskapi.WriteError(ctx, h.Log, w, err)
-		return
+		return err
 	}
 	var updated task.Task
 	for attempt := 1; ; attempt++ {
 		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
 		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 		if updated, err = cur.ApplyPatch(patch, h.Now()); err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 		err = h.Tasks.Update(ctx, updated, v)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, taskstore.ErrConflict) || attempt == maxAttempts {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 	}
-	if err := taskapi.Publish(ctx, h.Events, source, task.EventUpdated, updated); err != nil {
-		taskapi.WriteNotPublished(ctx, h.Log, w, err)
-		return
+	if err := taskapi.Publish(ctx, h.Events, task.EventUpdated, updated); err != nil {
+		return err
 	}
-	taskapi.WriteJSON(w, http.StatusOK, updated)
+	return fn.JSON(w, http.StatusOK, updated)
 }

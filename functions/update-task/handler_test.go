@@ -32,7 +32,9 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	e := &env{store: fakes.NewStore(nil), pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
 	h := &Handler{Tasks: e.store, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
-	e.routes = h.Routes()
+	f := fakes.Function(t, "update-task")
+	serve(f, h)
+	e.routes = f
 	return e
 }
 
@@ -91,7 +93,7 @@ func TestUpdate(t *testing.T) {
 
 	pubs := e.pub.Published()
 	require.Len(t, pubs, 1, "exactly one event")
-	fakes.CheckTaskEvent(t, pubs[0], "update-task", task.EventUpdated, want)
+	fakes.CheckTaskEvent(t, pubs[0], task.EventUpdated, want)
 	assert.JSONEq(t, string(r.Body), string(pubs[0].Event.Data()))
 }
 
@@ -117,7 +119,7 @@ func TestUpdateNullClears(t *testing.T) {
 	stored, _ := e.get(t, "user-1", "task-1")
 	assert.Equal(t, want, stored)
 	require.Len(t, e.pub.Published(), 1)
-	fakes.CheckTaskEvent(t, e.pub.Published()[0], "update-task", task.EventUpdated, want)
+	fakes.CheckTaskEvent(t, e.pub.Published()[0], task.EventUpdated, want)
 }
 
 func TestUpdateRecurrenceMerges(t *testing.T) {
@@ -233,7 +235,7 @@ func TestUpdateRetriesAConflict(t *testing.T) {
 	assert.Equal(t, got, stored)
 	pubs := e.pub.Published()
 	require.Len(t, pubs, 1, "one event despite the retry")
-	fakes.CheckTaskEvent(t, pubs[0], "update-task", task.EventUpdated, got)
+	fakes.CheckTaskEvent(t, pubs[0], task.EventUpdated, got)
 }
 
 func TestUpdateConflictOnceFromStore(t *testing.T) {
@@ -283,7 +285,7 @@ func TestUpdatePublishFailure(t *testing.T) {
 	r = e.patch(t, "user-1", "task-1", `{"priority":"low"}`)
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	require.Len(t, e.pub.Published(), 1)
-	fakes.CheckTaskEvent(t, e.pub.Published()[0], "update-task", task.EventUpdated, fakes.DecodeTask(t, r.Body))
+	fakes.CheckTaskEvent(t, e.pub.Published()[0], task.EventUpdated, fakes.DecodeTask(t, r.Body))
 }
 
 func jsonField(t *testing.T, body []byte, field string) string {

@@ -7,13 +7,19 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 func main() {
 	fn.Main("update-task", func(f *fn.Function) error {
-		h := &Handler{Tasks: taskstore.NewDapr(f.State()), Events: f.Publisher(), Log: f.Logger(), Now: time.Now}
-		f.HTTP(h.Routes())
+		serve(f, &Handler{Tasks: taskstore.NewDapr(f.State()), Events: f.Publisher(), Log: f.Logger(), Now: time.Now})
 		return nil
 	})
+}
+
+// serve declares what update-task serves; its tests serve the same.
+func serve(f *fn.Function, h *Handler) {
+	f.MapErrors(taskapi.Problem)
+	f.Handle("PATCH /users/{user_id}/tasks/{task_id}", h.Update)
 }

@@ -43,11 +43,17 @@ func main() {
 }
 
 func run(stack string, log *slog.Logger) error {
-	cfg, err := sidecar.FromEnv()
-	if err != nil {
+	// The same variables, and defaults, as sweep-reminders.
+	var env struct {
+		Sidecar    sidecar.Config
+		StateStore string `env:"STATE_STORE_NAME,default=tasks"`
+	}
+	if err := fn.ReadEnv(&env); err != nil {
 		return err
 	}
+	cfg := env.Sidecar
 	if stack != "" {
+		var err error
 		if cfg, err = fromManifest(stack, cfg); err != nil {
 			return err
 		}
@@ -59,7 +65,7 @@ func run(stack string, log *slog.Logger) error {
 	defer client.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	store := taskstore.NewDapr(state.New(client, fn.Env("STATE_STORE_NAME", "tasks")))
+	store := taskstore.NewDapr(state.New(client, env.StateStore))
 	start := time.Now()
 	res, err := store.Migrate(ctx, func(userID string, tasks int) {
 		log.Info("user moved", "user_id", userID, "tasks", tasks)

@@ -43,8 +43,9 @@ func TestReplay(t *testing.T) {
 	// Valid, but dead-lettered (say the webhook was down longer than the
 	// retries lasted): written to the DLQ as Dapr writes them.
 	due := reminder.Due{TaskID: "task-replayed", UserID: "user-replay", Title: "replayed", RemindAt: time.Now().UTC().Truncate(time.Second)}
-	ev, err := due.Event("fire-reminder")
+	ev, err := due.Event()
 	require.NoError(t, err)
+	ev.SetSource("fire-reminder") // as its publisher stamps it
 	produce(t, p.BrokerAddr(), dlq, "task-replayed", envelopeOf(t, ev, reminder.Topic))
 	require.Eventually(t, func() bool { return dead.count(ev.ID()) == 1 }, 10*time.Second, 50*time.Millisecond)
 	time.Sleep(time.Second)

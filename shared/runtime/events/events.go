@@ -19,11 +19,11 @@ import (
 const PartitionKeyExtension = "partitionkey"
 
 // New returns a CloudEvent 1.0 with JSON data. subject doubles as the
-// partition key: every event about one task lands on one partition.
-func New(source, eventType, subject string, data any) (cloudevents.Event, error) {
+// partition key: every event about one task lands on one partition. Its
+// source is set by the publisher: the function that publishes it.
+func New(eventType, subject string, data any) (cloudevents.Event, error) {
 	e := cloudevents.NewEvent()
 	e.SetID(uuid.NewString())
-	e.SetSource(source)
 	e.SetType(eventType)
 	e.SetSubject(subject)
 	e.SetTime(time.Now().UTC())
@@ -44,15 +44,17 @@ type PublishClient interface {
 	PublishEvent(ctx context.Context, pubsub, topic string, data any, opts ...dapr.PublishEventOption) error
 }
 
-// DaprPublisher publishes through one Dapr pub/sub component.
+// DaprPublisher publishes, as source, through one Dapr pub/sub component.
 type DaprPublisher struct {
 	client PublishClient
 	pubsub string
+	source string
 }
 
-// NewPublisher returns a publisher over the named pub/sub component.
-func NewPublisher(client PublishClient, pubsub string) *DaprPublisher {
-	return &DaprPublisher{client: client, pubsub: pubsub}
+// NewPublisher returns a publisher over the named pub/sub component whose
+// events name source (the publishing function) as their source.
+func NewPublisher(client PublishClient, pubsub, source string) *DaprPublisher {
+	return &DaprPublisher{client: client, pubsub: pubsub, source: source}
 }
 
 // Publish writes e to Kafka as a structured-mode CloudEvent by the
@@ -64,6 +66,7 @@ func NewPublisher(client PublishClient, pubsub string) *DaprPublisher {
 // ctx's trace when ctx carries a valid W3C trace context, and carries none
 // otherwise.
 func (p *DaprPublisher) Publish(ctx context.Context, topic string, e cloudevents.Event) error {
+	e.SetSource(p.source)
 	for k, v := range logging.TraceContext(ctx) {
 		e.SetExtension(k, v)
 	}

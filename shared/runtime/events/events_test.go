@@ -29,9 +29,9 @@ func (c *recordingClient) PublishEvent(_ context.Context, _, _ string, data any,
 func publish(t *testing.T, ctx context.Context) (*recordingClient, cloudevents.Event) {
 	t.Helper()
 	c := &recordingClient{}
-	e, err := New("create-task", "com.todo.task.created.v1", "t1", map[string]string{"id": "t1"})
+	e, err := New("com.todo.task.created.v1", "t1", map[string]string{"id": "t1"})
 	require.NoError(t, err)
-	require.NoError(t, NewPublisher(c, "pubsub").Publish(ctx, "todo.tasks.events", e))
+	require.NoError(t, NewPublisher(c, "pubsub", "create-task").Publish(ctx, "todo.tasks.events", e))
 	var got cloudevents.Event
 	require.NoError(t, got.UnmarshalJSON(c.body))
 	return c, got
@@ -45,6 +45,7 @@ func TestPublishIsAStructuredKafkaCloudEvent(t *testing.T) {
 		"partitionKey": "t1",
 	}, c.req.GetMetadata(), "the record's headers and key")
 	assert.Equal(t, "t1", got.Subject())
+	assert.Equal(t, "create-task", got.Source(), "the publishing function is the source")
 }
 
 func TestPublishTraceContext(t *testing.T) {

@@ -1,88 +1,75 @@
 package fn
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
+
+	"github.com/sethvargo/go-envconfig"
 
 	"github.com/todo-chatbot/functions/shared/runtime/secret"
 	"github.com/todo-chatbot/functions/shared/runtime/sidecar"
 )
 
-// Config is a function's runtime configuration, read from the environment.
-// Every field has a default that works both under `make run` and in
-// Knative with a Dapr sidecar.
+// Config is a function's runtime configuration, read from the environment
+// (the tags name each variable and its default). Every default works both
+// under `make run` and in Knative with a Dapr sidecar.
 type Config struct {
-	Name string // the Dapr app-id and Knative service name
-	Port int    // PORT (8080): Knative sets it
-	// MetricsPort (METRICS_PORT, 9464) serves Prometheus metrics; 0 turns
-	// them off. Not 9090/9091 (Knative's queue-proxy) nor Dapr's 9095.
-	MetricsPort int
-	LogLevel    string         // LOG_LEVEL (info)
+	Name string // the Dapr app-id and Knative service name, from the code
+	Port int    `env:"PORT,default=8080"` // Knative sets it
+	// MetricsPort serves Prometheus metrics; 0 turns them off. Not
+	// 9090/9091 (Knative's queue-proxy) nor Dapr's 9095.
+	MetricsPort int            `env:"METRICS_PORT,default=9464"`
+	LogLevel    string         `env:"LOG_LEVEL,default=info"`
 	Sidecar     sidecar.Config // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN
-	AppToken    secret.Value   // APP_API_TOKEN: when set, requests must carry it
+	AppToken    secret.Value   `env:"APP_API_TOKEN"` // when set, requests must carry it
 
-	// DrainQuietPeriod (DRAIN_QUIET_PERIOD, 3s) is how long after SIGTERM
-	// the function keeps serving while no request arrives, so requests
-	// already routed to it are not refused.
-	DrainQuietPeriod time.Duration
-	// ShutdownTimeout (SHUTDOWN_TIMEOUT, 30s) bounds the wait for in-flight
-	// requests after draining.
-	ShutdownTimeout time.Duration
+	// DrainQuietPeriod is how long after SIGTERM the function keeps
+	// serving while no request arrives, so requests already routed to it
+	// are not refused.
+	DrainQuietPeriod time.Duration `env:"DRAIN_QUIET_PERIOD,default=3s"`
+	// ShutdownTimeout bounds the wait for in-flight requests after draining.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT,default=30s"`
 
-	PubSub      string // PUBSUB_NAME (pubsub)
-	StateStore  string // STATE_STORE_NAME (tasks)
-	DedupeStore string // DEDUPE_STORE_NAME (dedupe)
-	SecretStore string // SECRET_STORE_NAME (secrets)
+	PubSub      string `env:"PUBSUB_NAME,default=pubsub"`
+	StateStore  string `env:"STATE_STORE_NAME,default=tasks"`
+	DedupeStore string `env:"DEDUPE_STORE_NAME,default=dedupe"`
+	SecretStore string `env:"SECRET_STORE_NAME,default=secrets"`
 }
 
 // ConfigFromEnv returns name's configuration from the environment.
 func ConfigFromEnv(name string) (Config, error) {
-	c := Config{
-		Name:             name,
-		Port:             8080,
-		MetricsPort:      9464,
-		LogLevel:         Env("LOG_LEVEL", "info"),
-		DrainQuietPeriod: 3 * time.Second,
-		ShutdownTimeout:  30 * time.Second,
-		PubSub:           Env("PUBSUB_NAME", "pubsub"),
-		StateStore:       Env("STATE_STORE_NAME", "tasks"),
-		DedupeStore:      Env("DEDUPE_STORE_NAME", "dedupe"),
-		SecretStore:      Env("SECRET_STORE_NAME", "secrets"),
-	}
-	var err error
-	if c.Sidecar, err = sidecar.FromEnv(); err != nil {
+	c := Config{Name: name}
+	if err := ReadEnv(&c); err != nil {
 		return c, err
 	}
-	if p := os.Getenv("PORT"); p != "" {
-		if c.Port, err = strconv.Atoi(p); err != nil || c.Port <= 0 || c.Port > 65535 {
-			return c, fmt.Errorf("PORT=%q: not a port number", p)
+	for env, p := range map[string]int{"PORT": c.Port, "METRICS_PORT": c.MetricsPort} {
+		if p < 0 || p > 65535 || (p == 0 && env == "PORT") {
+			return c, fmt.Errorf("%s=%d: not a port number", env, p)
 		}
 	}
-	if p := os.Getenv("METRICS_PORT"); p != "" {
-		if c.MetricsPort, err = strconv.Atoi(p); err != nil || c.MetricsPort < 0 || c.MetricsPort > 65535 {
-			return c, fmt.Errorf("METRICS_PORT=%q: not a port number", p)
-		}
+	if err := c.Sidecar.Validate(); err != nil {
+		return c, err
 	}
-	if t := os.Getenv("APP_API_TOKEN"); t != "" {
-		c.AppToken = secret.NewValue(t)
-	}
-	for env, d := range map[string]*time.Duration{"DRAIN_QUIET_PERIOD": &c.DrainQuietPeriod, "SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
-		if s := os.Getenv(env); s != "" {
-			if *d, err = time.ParseDuration(s); err != nil || *d < 0 {
-				return c, fmt.Errorf("%s=%q: not a duration", env, s)
-			}
+	for env, d := range map[string]time.Duration{"DRAIN_QUIET_PERIOD": c.DrainQuietPeriod, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout} {
+		if d < 0 {
+			return c, fmt.Errorf("%s=%s: negative", env, d)
 		}
 	}
 	return c, nil
 }
 
-// Env returns the environment variable key, or def when it is unset or
-// empty: how a function reads its own settings, with documented defaults.
-func Env(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+// ReadEnv fills the struct v points to from the environment, by its
+// fields' env tags (`env:"NAME,default=value"`): how the runtime and every
+// function read their settings. A variable set to the empty string counts
+// as unset, so its default applies.
+func ReadEnv(v any) error {
+	return envconfig.ProcessWith(context.Background(), &envconfig.Config{
+		Target: v,
+		Lookuper: envconfig.LookuperFunc(func(key string) (string, bool) {
+			s := os.Getenv(key)
+			return s, s != ""
+		}),
+	})
 }

@@ -38,18 +38,35 @@ type Function struct {
 	client dapr.Client
 	prober *sidecar.Prober
 
-	mux      *chi.Mux
-	svc      common.Service
+	mux      *chi.Mux       // the runtime's routes and middleware
+	api      *http.ServeMux // the function's own routes (Handle)
+	server   *http.Server
+	svc      common.Service // go-sdk's decoding of topic events and bindings, mounted on mux
 	drainer  *handlers.Drainer
 	inflight sync.WaitGroup
 	dedupe   Deduper
+	mappers  []ErrorMapper
 
+	routes    []string              // patterns given to Handle
+	subs      []Subscription        // topics, in the order subscribed
+	crons     []string              // cron bindings
+	events    []string              // paths of CloudEvents over HTTP
 	jobs      map[string]JobHandler // by name prefix
 	daprTopic map[string]bool       // routes of Dapr subscriptions
 	cronRoute map[string]bool       // routes of cron bindings
 	metrics   *http.Server          // nil when METRICS_PORT is 0
 	errs      []error               // registration errors, reported by Run
 }
+
+// Server timeouts. A request body is at most a few MiB and every handler
+// finishes well within Knative's request timeout (30 s in the chart), so a
+// connection that is slower than this is a client to let go of.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+)
 
 // New returns the function named name, configured from the environment.
 func New(name string) (*Function, error) {
@@ -72,6 +89,7 @@ func NewWithConfig(cfg Config, log *slog.Logger) (*Function, error) {
 		client:    client,
 		prober:    sidecar.NewProber(cfg.Sidecar),
 		mux:       chi.NewRouter(),
+		api:       http.NewServeMux(),
 		jobs:      map[string]JobHandler{},
 		daprTopic: map[string]bool{},
 		cronRoute: map[string]bool{},
@@ -79,10 +97,22 @@ func NewWithConfig(cfg Config, log *slog.Logger) (*Function, error) {
 	f.drainer = &handlers.Drainer{QuietPeriod: cfg.DrainQuietPeriod, HealthCheck: f.probe}
 	// chi wants every middleware before the first route.
 	f.mux.Use(f.drain, f.track, lingerBody, f.recover, f.trace, f.measure, f.authenticate, f.guardTopics)
-	f.svc = daprhttp.NewServiceWithMux(":"+strconv.Itoa(cfg.Port), f.mux)
+	// The go-sdk only decodes here: its handlers are mounted on mux, and
+	// the server is the runtime's own, with timeouts.
+	f.svc = daprhttp.NewServiceWithMux("", f.mux)
+	f.server = &http.Server{
+		Addr:              ":" + strconv.Itoa(cfg.Port),
+		Handler:           f.mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+	}
 	f.mux.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	f.mux.Get("/readyz", f.ready)
+	f.mux.Get("/dapr/subscribe", f.serveSubscriptions)
 	f.mux.Post("/job/{name}", f.serveJob)
+	f.mux.Handle("/*", f.api)
 	return f, nil
 }
 
@@ -107,15 +137,10 @@ func (f *Function) DedupeState() *state.Store { return state.New(f.client, f.cfg
 // Secrets returns the secret store (SECRET_STORE_NAME).
 func (f *Function) Secrets() *secret.Store { return secret.NewStore(f.client, f.cfg.SecretStore) }
 
-// Publisher publishes CloudEvents through PUBSUB_NAME.
+// Publisher publishes CloudEvents through PUBSUB_NAME, with the function
+// as their source.
 func (f *Function) Publisher() *events.DaprPublisher {
-	return events.NewPublisher(f.client, f.cfg.PubSub)
-}
-
-// HTTP serves h for every path no trigger claims: the function's own API,
-// reachable directly and through Dapr service invocation.
-func (f *Function) HTTP(h http.Handler) {
-	f.mux.Handle("/*", h)
+	return events.NewPublisher(f.client, f.cfg.PubSub, f.cfg.Name)
 }
 
 // Run serves until ctx is cancelled (SIGTERM in Knative), then stops taking
@@ -125,7 +150,7 @@ func (f *Function) Run(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", f.cfg.Name, err)
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- f.svc.Start() }()
+	go func() { errc <- f.server.ListenAndServe() }()
 	if f.cfg.MetricsPort != 0 {
 		f.metrics = &http.Server{Addr: ":" + strconv.Itoa(f.cfg.MetricsPort), Handler: promhttp.Handler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- f.metrics.ListenAndServe() }()
@@ -165,7 +190,9 @@ func (f *Function) Run(ctx context.Context) error {
 			f.log.Warn("shutdown timeout with requests in flight", "timeout", f.cfg.ShutdownTimeout)
 		}
 	}
-	err := f.svc.GracefulStop()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := f.server.Shutdown(stopCtx)
 	if f.metrics != nil {
 		_ = f.metrics.Close()
 	}

@@ -27,7 +27,6 @@ import (
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
 	"github.com/todo-chatbot/functions/shared/runtime/logging"
-	"github.com/todo-chatbot/functions/shared/runtime/problem"
 	"github.com/todo-chatbot/functions/shared/runtime/request"
 	"github.com/todo-chatbot/functions/shared/runtime/secret"
 	"github.com/todo-chatbot/functions/shared/runtime/sidecar"
@@ -219,21 +218,17 @@ func TestTriggersThroughDapr(t *testing.T) {
 
 	rec := newRecorder()
 	f.Dedupe(fn.StateDeduper{Store: f.DedupeState(), TTL: time.Hour})
-	f.HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/hello":
-			_, _ = io.WriteString(w, "hello from "+appID)
-		case "/echo":
-			var v map[string]any
-			if err := request.DecodeJSON(r, &v); err != nil {
-				problem.Write(w, err)
-				return
-			}
-			_ = json.NewEncoder(w).Encode(v)
-		default:
-			http.NotFound(w, r)
+	f.Handle("GET /hello", func(w http.ResponseWriter, r *http.Request) error {
+		_, err := io.WriteString(w, "hello from "+appID)
+		return err
+	})
+	f.Handle("POST /echo", func(w http.ResponseWriter, r *http.Request) error {
+		var v map[string]any
+		if err := request.DecodeJSON(r, &v); err != nil {
+			return err
 		}
-	}))
+		return fn.JSON(w, http.StatusOK, v)
+	})
 	failedOnce := map[string]bool{}
 	f.Subscribe(fn.Subscription{Topic: "test.events"}, func(ctx context.Context, e cloudevents.Event) error {
 		var data struct{ Kind string }
@@ -333,7 +328,6 @@ func TestTriggersThroughDapr(t *testing.T) {
 	publish := func(kind string) cloudevents.Event {
 		e := cloudevents.NewEvent()
 		e.SetID(fmt.Sprintf("%s-%d", kind, time.Now().UnixNano()))
-		e.SetSource("test")
 		e.SetType("com.todo.test.v1")
 		e.SetSubject("subject-1")
 		require.NoError(t, e.SetData(cloudevents.ApplicationJSON, map[string]string{"Kind": kind}))
@@ -344,7 +338,7 @@ func TestTriggersThroughDapr(t *testing.T) {
 	t.Run("topic via Kafka keeps the event", func(t *testing.T) {
 		sent := publish("ok")
 		got := rec.wait(t, "topic", sent.ID())
-		assert.Equal(t, sent.Source(), got.Source())
+		assert.Equal(t, appID, got.Source(), "the publishing function is the source")
 		assert.Equal(t, sent.Type(), got.Type())
 		assert.Equal(t, sent.Subject(), got.Subject())
 		assert.JSONEq(t, `{"Kind":"ok"}`, string(got.Data()))

@@ -69,9 +69,11 @@ func (f *Function) trace(next http.Handler) http.Handler {
 		ctx := logging.WithTraceParent(r.Context(), r.Header.Get("traceparent"), r.Header.Get("tracestate"))
 		ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
-		next.ServeHTTP(w, r.WithContext(ctx))
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			span.SetName(r.Method + " " + rc.RoutePattern())
+		ctx = context.WithValue(ctx, routeKey{}, new(string))
+		r = r.WithContext(ctx)
+		next.ServeHTTP(w, r)
+		if route := routeOf(r); route != "" {
+			span.SetName(r.Method + " " + route)
 		}
 	})
 }
@@ -82,12 +84,24 @@ func (f *Function) measure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		next.ServeHTTP(w, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
+		route := routeOf(r)
+		if route == "" {
+			route = "unmatched"
 		}
 		metrics.HandlerDuration.WithLabelValues(f.trigger(r.URL.Path), route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// routeOf is the pattern of the route that served r: a function's own
+// (Handle), else the runtime's.
+func routeOf(r *http.Request) string {
+	if p, ok := r.Context().Value(routeKey{}).(*string); ok && *p != "" {
+		return *p
+	}
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "/*" {
+		return rc.RoutePattern()
+	}
+	return ""
 }
 
 // trigger names what made a request: a Dapr subscription, a Knative

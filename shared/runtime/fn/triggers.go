@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -24,9 +26,9 @@ import (
 // Subscription says where a topic's events come from and where the ones
 // that cannot be processed go.
 type Subscription struct {
-	Topic           string
-	DeadLetterTopic string // default: Topic + ".dlq"
-	PubSub          string // default: the function's PUBSUB_NAME
+	Topic           string `json:"topic"`
+	DeadLetterTopic string `json:"dead_letter_topic"` // default: Topic + ".dlq"
+	PubSub          string `json:"pubsub"`            // default: the function's PUBSUB_NAME
 }
 
 // DaprRoute is the path daprd delivers the topic's events to.
@@ -48,6 +50,7 @@ func (f *Function) Subscribe(sub Subscription, h EventHandler) {
 		sub.DeadLetterTopic = sub.Topic + ".dlq"
 	}
 	f.daprTopic[sub.DaprRoute()] = true
+	f.subs = append(f.subs, sub)
 	err := f.svc.AddTopicEventHandler(&common.Subscription{
 		PubsubName:      sub.PubSub,
 		Topic:           sub.Topic,
@@ -73,6 +76,26 @@ func (f *Function) Subscribe(sub Subscription, h EventHandler) {
 		f.errs = append(f.errs, fmt.Errorf("subscribe %s: %w", sub.Topic, err))
 	}
 	f.Event(sub.EventsRoute(), h)
+}
+
+// serveSubscriptions tells daprd, when it starts, which topics to deliver
+// where: Dapr's programmatic subscription document.
+func (f *Function) serveSubscriptions(w http.ResponseWriter, _ *http.Request) {
+	type routes struct {
+		Default string `json:"default"`
+	}
+	type subscription struct {
+		PubSub          string `json:"pubsubname"`
+		Topic           string `json:"topic"`
+		Routes          routes `json:"routes"`
+		DeadLetterTopic string `json:"deadLetterTopic"`
+	}
+	out := make([]subscription, len(f.subs))
+	for i, s := range f.subs {
+		out[i] = subscription{PubSub: s.PubSub, Topic: s.Topic, Routes: routes{Default: s.DaprRoute()}, DeadLetterTopic: s.DeadLetterTopic}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 // guardTopics answers a Dapr delivery whose body is not JSON with DROP
@@ -121,6 +144,7 @@ type topicEnvelope struct {
 // Knative Eventing delivers them: 2xx acknowledges, 400 sends the event to
 // the dead-letter sink, 5xx asks for redelivery.
 func (f *Function) Event(path string, h EventHandler) {
+	f.events = append(f.events, path)
 	f.mux.Post(path, func(w http.ResponseWriter, r *http.Request) {
 		e, err := decodeHTTP(r)
 		if err != nil {
@@ -198,6 +222,7 @@ func (f *Function) handleEvent(ctx context.Context, via, topic string, e cloudev
 // same schedule, for when the function is scaled to zero).
 func (f *Function) Cron(binding string, h func(ctx context.Context) error) {
 	f.cronRoute["/"+binding] = true
+	f.crons = append(f.crons, binding)
 	err := f.svc.AddBindingInvocationHandler(binding, func(ctx context.Context, _ *common.BindingEvent) ([]byte, error) {
 		if err := h(ctx); err != nil {
 			f.log.ErrorContext(ctx, "cron run failed", "binding", binding, "error", err)
@@ -254,6 +279,31 @@ func (f *Function) serveJob(w http.ResponseWriter, r *http.Request) {
 		f.log.ErrorContext(r.Context(), "job failed; the scheduler will retry", "job", name, "error", err)
 		writeProblem(w, http.StatusInternalServerError, "job failed")
 	}
+}
+
+// Description is what a function serves: its routes, topics, cron
+// bindings, jobs and CloudEvent paths, as its code declared them. The
+// contract tests and the deploy checks read it instead of the source.
+type Description struct {
+	Name   string         `json:"name"`
+	Routes []string       `json:"routes"`
+	Topics []Subscription `json:"topics"`
+	Crons  []string       `json:"crons"`
+	Jobs   []string       `json:"jobs"`
+	Events []string       `json:"events"`
+}
+
+// Describe returns what f serves, each list sorted.
+func (f *Function) Describe() Description {
+	d := Description{
+		Name:   f.cfg.Name,
+		Routes: slices.Sorted(slices.Values(f.routes)),
+		Topics: slices.SortedFunc(slices.Values(f.subs), func(a, b Subscription) int { return strings.Compare(a.Topic, b.Topic) }),
+		Crons:  slices.Sorted(slices.Values(f.crons)),
+		Jobs:   slices.Sorted(maps.Keys(f.jobs)),
+		Events: slices.Sorted(slices.Values(f.events)),
+	}
+	return d
 }
 
 func writeProblem(w http.ResponseWriter, status int, detail string) {

@@ -27,9 +27,26 @@ type Problem struct {
 	Status int          `json:"status"`
 	Detail string       `json:"detail,omitempty"`
 	Errors []FieldError `json:"errors,omitempty"`
+
+	// cause is what went wrong inside, for the log; never shown.
+	cause error
 }
 
+// WithCause returns a copy of p that carries cause for the log (Error and
+// Unwrap), never for the caller.
+func (p *Problem) WithCause(cause error) *Problem {
+	c := *p
+	c.cause = cause
+	return &c
+}
+
+// Unwrap is the cause, if any.
+func (p *Problem) Unwrap() error { return p.cause }
+
 func (p *Problem) Error() string {
+	if p.cause != nil {
+		return fmt.Sprintf("%d %s: %s: %v", p.Status, p.Title, p.Detail, p.cause)
+	}
 	if len(p.Errors) == 0 {
 		return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail)
 	}

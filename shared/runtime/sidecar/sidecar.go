@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
@@ -21,44 +20,23 @@ import (
 	"github.com/todo-chatbot/functions/shared/runtime/secret"
 )
 
-// Config says where the sidecar listens. Defaults are Dapr's.
+// Config says where the sidecar listens, from the variables the Dapr
+// injector and CLI set. Defaults are Dapr's.
 type Config struct {
-	Host     string       // DAPR_HOST, default 127.0.0.1
-	HTTPPort int          // DAPR_HTTP_PORT, default 3500
-	GRPCPort int          // DAPR_GRPC_PORT, default 50001
-	APIToken secret.Value // DAPR_API_TOKEN, sent on every call when set
+	Host     string       `env:"DAPR_HOST,default=127.0.0.1"`
+	HTTPPort int          `env:"DAPR_HTTP_PORT,default=3500"`
+	GRPCPort int          `env:"DAPR_GRPC_PORT,default=50001"`
+	APIToken secret.Value `env:"DAPR_API_TOKEN"` // sent on every call when set
 }
 
-// FromEnv reads the sidecar's address from the environment variables the
-// Dapr injector and CLI set.
-func FromEnv() (Config, error) {
-	c := Config{Host: "127.0.0.1", HTTPPort: 3500, GRPCPort: 50001}
-	if h := os.Getenv("DAPR_HOST"); h != "" {
-		c.Host = h
+// Validate checks the ports.
+func (c Config) Validate() error {
+	for env, p := range map[string]int{"DAPR_HTTP_PORT": c.HTTPPort, "DAPR_GRPC_PORT": c.GRPCPort} {
+		if p <= 0 || p > 65535 {
+			return fmt.Errorf("%s=%d: not a port number", env, p)
+		}
 	}
-	var err error
-	if c.HTTPPort, err = port("DAPR_HTTP_PORT", c.HTTPPort); err != nil {
-		return c, err
-	}
-	if c.GRPCPort, err = port("DAPR_GRPC_PORT", c.GRPCPort); err != nil {
-		return c, err
-	}
-	if t := os.Getenv("DAPR_API_TOKEN"); t != "" {
-		c.APIToken = secret.NewValue(t)
-	}
-	return c, nil
-}
-
-func port(env string, def int) (int, error) {
-	s := os.Getenv(env)
-	if s == "" {
-		return def, nil
-	}
-	p, err := strconv.Atoi(s)
-	if err != nil || p <= 0 || p > 65535 {
-		return 0, fmt.Errorf("%s=%q: not a port number", env, s)
-	}
-	return p, nil
+	return nil
 }
 
 // HTTPAddr is the sidecar's HTTP API base URL.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,13 +14,50 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Functions lists every function of the project, in the order `make run`
-// numbers their default ports.
-var Functions = []string{
-	"create-task", "update-task", "complete-task", "delete-task",
-	"list-tasks", "fire-reminder", "send-notification", "sweep-reminders",
+// numbers their default ports: the order of knative/chart/values.yaml,
+// where a new function is added at the end.
+var Functions = mustChartFunctions()
+
+// ValuesFile is where the project lists its functions, once.
+const ValuesFile = "knative/chart/values.yaml"
+
+func mustChartFunctions() []string {
+	root, err := RepoRoot()
+	if err == nil {
+		var names []string
+		if names, err = ChartFunctions(filepath.Join(root, ValuesFile)); err == nil {
+			return names
+		}
+	}
+	panic("devstack: the project's functions: " + err.Error())
+}
+
+// ChartFunctions reads the names under functions: in a chart values file,
+// in their order there.
+func ChartFunctions(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Functions yaml.Node `yaml:"functions"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if doc.Functions.Kind != yaml.MappingNode || len(doc.Functions.Content) == 0 {
+		return nil, fmt.Errorf("%s: no functions: map", path)
+	}
+	var names []string
+	for i := 0; i < len(doc.Functions.Content); i += 2 {
+		names = append(names, doc.Functions.Content[i].Value)
+	}
+	return names, nil
 }
 
 // Stores selects the state stores behind the benchmarks' stack

@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/todo-chatbot/functions/shared/runtime/fn"
 )
 
 // TB is the part of testing.TB the helpers use (so this package does not
@@ -337,6 +340,25 @@ func BuildFunctions(t TB, dir string, names ...string) map[string]string {
 		bins[n] = filepath.Join(dir, n)
 	}
 	return bins
+}
+
+// Describe builds the named functions and asks each what it serves (its
+// binary's -describe), as its code declared it.
+func Describe(t TB, names ...string) map[string]fn.Description {
+	t.Helper()
+	out := map[string]fn.Description{}
+	for name, bin := range BuildFunctions(t, runDir(t), names...) {
+		b, err := exec.Command(bin, "-describe").Output()
+		if err != nil {
+			t.Fatalf("devstack: %s -describe: %v", name, err)
+		}
+		var d fn.Description
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("devstack: %s -describe: %v", name, err)
+		}
+		out[name] = d
+	}
+	return out
 }
 
 // RequireTCP skips the test when nothing listens on addr, unless

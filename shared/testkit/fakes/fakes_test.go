@@ -23,8 +23,9 @@ import (
 func event(t *testing.T, id string) cloudevents.Event {
 	t.Helper()
 	tk := task.Task{ID: id, UserID: "u", Title: "t", Priority: task.PriorityLow, CreatedAt: time.Unix(0, 0), UpdatedAt: time.Unix(0, 0)}
-	e, err := taskapi.Event("test", task.EventCreated, tk)
+	e, err := taskapi.Event(task.EventCreated, tk)
 	require.NoError(t, err)
+	e.SetSource("test")
 	return e
 }
 
@@ -156,7 +157,7 @@ func TestDo(t *testing.T) {
 func TestCheckTaskEvent(t *testing.T) {
 	p := &fakes.Publisher{}
 	tk := task.Task{ID: "t1", UserID: "u", Title: "t", Priority: task.PriorityLow, Tags: []string{"a"}}
-	require.NoError(t, taskapi.Publish(context.Background(), p, "src", task.EventUpdated, tk))
-	fakes.CheckTaskEvent(t, p.Published()[0], "src", task.EventUpdated, tk)
+	require.NoError(t, taskapi.Publish(context.Background(), p, task.EventUpdated, tk))
+	fakes.CheckTaskEvent(t, p.Published()[0], task.EventUpdated, tk)
 	assert.Equal(t, tk, fakes.DecodeTask(t, p.Events()[0].Data()))
 }

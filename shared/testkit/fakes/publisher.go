@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -17,9 +18,12 @@ type Published struct {
 }
 
 // Publisher is an events.Publisher that records what it is given. Like
-// the Dapr publisher it refuses an invalid CloudEvent; it can also be told
-// to fail, in which case the event is not recorded (it was not published).
+// the Dapr publisher it stamps its source (Source, "test" when empty) and
+// refuses an invalid CloudEvent; it can also be told to fail, in which case
+// the event is not recorded (it was not published).
 type Publisher struct {
+	Source string
+
 	// Fail, when set, is asked about every valid event; a non-nil error
 	// fails that Publish.
 	Fail func(topic string, e cloudevents.Event) error
@@ -38,6 +42,7 @@ func (p *Publisher) Publish(_ context.Context, topic string, e cloudevents.Event
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.attempts++
+	e.SetSource(cmp.Or(p.Source, "test"))
 	if err := e.Validate(); err != nil {
 		return fmt.Errorf("fakes: publish to %s: invalid event: %w", topic, err)
 	}

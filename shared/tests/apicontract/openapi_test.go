@@ -3,14 +3,11 @@ package apicontract
 import (
 	"context"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
+	"net/http"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -76,137 +73,30 @@ func sortRoutes(rs []route) {
 	sort.Slice(rs, func(i, j int) bool { return rs[i].String() < rs[j].String() })
 }
 
-// constants resolves the topic constants functions subscribe with.
-var constants = map[string]string{
-	"task.Topic":     task.Topic,
-	"reminder.Topic": reminder.Topic,
-}
-
-// codeRoutes reads every HTTP route the functions register from their
-// source: the patterns of their ServeMux (`mux.HandleFunc("POST /path", ...)`),
-// and the CloudEvent routes of the runtime: f.Event(path), f.Subscribe
-// (POST /events/<topic>) and f.Cron (POST /events/<binding>). Routes that
-// only daprd calls (/dapr/*, /job/*, the cron binding's own path) and the
-// probes are not part of the contract.
+// codeRoutes lists every HTTP route the functions serve, as each function
+// describes itself: its own routes, and the CloudEvent routes of the
+// runtime (Event paths, and /events/<topic> of each subscription; a cron
+// binding's /events/<binding> is among the Event paths). Routes that only
+// daprd calls (/dapr/*, /job/*, the cron binding's own path) and the probes
+// are not part of the contract.
 func codeRoutes(t testing.TB) []route {
 	t.Helper()
-	dirs, err := filepath.Glob(filepath.Join(repoRoot(t), "functions", "*"))
-	require.NoError(t, err)
 	var out []route
-	for _, dir := range dirs {
-		fnName := filepath.Base(dir)
-		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-		require.NoError(t, err)
-		for _, file := range files {
-			if strings.HasSuffix(file, "_test.go") {
+	for name, d := range devstack.Describe(t, devstack.Functions...) {
+		for _, pattern := range d.Routes {
+			method, path, ok := strings.Cut(pattern, " ")
+			if !ok {
+				t.Errorf("%s: route %q has no method; give every route one (\"POST /path\")", name, pattern)
 				continue
 			}
-			fset := token.NewFileSet()
-			f, err := parser.ParseFile(fset, file, nil, 0)
-			require.NoError(t, err)
-			ast.Inspect(f, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok {
-					return true
-				}
-				sel, ok := call.Fun.(*ast.SelectorExpr)
-				if !ok || len(call.Args) == 0 {
-					return true
-				}
-				where := fset.Position(call.Pos()).String()
-				switch sel.Sel.Name {
-				case "HandleFunc", "Handle":
-					pattern, ok := stringLit(call.Args[0])
-					if !ok {
-						t.Errorf("%s: a route pattern that is not a string literal cannot be checked against the document", where)
-						return true
-					}
-					method, path, ok := strings.Cut(pattern, " ")
-					if !ok {
-						t.Errorf("%s: route %q has no method; give every route one (\"POST /path\")", where, pattern)
-						return true
-					}
-					out = append(out, route{fnName, method, path})
-				case "Event":
-					if path, ok := stringLit(call.Args[0]); ok {
-						out = append(out, route{fnName, "POST", path})
-					} else if isIdent(sel.X, "f") {
-						t.Errorf("%s: f.Event with a path that is not a string literal", where)
-					}
-				case "Subscribe":
-					topic, ok := subscriptionTopic(call.Args[0])
-					if !ok {
-						t.Errorf("%s: cannot tell the topic of this subscription; add its constant to the constants table", where)
-						return true
-					}
-					out = append(out, route{fnName, "POST", "/events/" + topic})
-				case "Cron":
-					binding, ok := stringOrDefault(call.Args[0])
-					if !ok {
-						t.Errorf("%s: cannot tell the binding name of this cron trigger", where)
-						return true
-					}
-					out = append(out, route{fnName, "POST", "/events/" + binding})
-				}
-				return true
-			})
+			out = append(out, route{name, method, path})
+		}
+		for _, path := range d.Events {
+			out = append(out, route{name, http.MethodPost, path})
 		}
 	}
 	sortRoutes(out)
 	return out
-}
-
-func stringLit(e ast.Expr) (string, bool) {
-	lit, ok := e.(*ast.BasicLit)
-	if !ok || lit.Kind != token.STRING {
-		return "", false
-	}
-	s, err := strconv.Unquote(lit.Value)
-	return s, err == nil
-}
-
-func isSelector(e ast.Expr, pkg, name string) bool {
-	sel, ok := e.(*ast.SelectorExpr)
-	return ok && isIdent(sel.X, pkg) && sel.Sel.Name == name
-}
-
-func isIdent(e ast.Expr, name string) bool {
-	id, ok := e.(*ast.Ident)
-	return ok && id.Name == name
-}
-
-// stringOrDefault reads a string literal, or the default of fn.Env(key, def).
-func stringOrDefault(e ast.Expr) (string, bool) {
-	if s, ok := stringLit(e); ok {
-		return s, true
-	}
-	if call, ok := e.(*ast.CallExpr); ok && isSelector(call.Fun, "fn", "Env") && len(call.Args) == 2 {
-		return stringLit(call.Args[1])
-	}
-	return "", false
-}
-
-func subscriptionTopic(e ast.Expr) (string, bool) {
-	lit, ok := e.(*ast.CompositeLit)
-	if !ok {
-		return "", false
-	}
-	for _, el := range lit.Elts {
-		kv, ok := el.(*ast.KeyValueExpr)
-		if !ok || !isIdent(kv.Key, "Topic") {
-			continue
-		}
-		if s, ok := stringLit(kv.Value); ok {
-			return s, true
-		}
-		if sel, ok := kv.Value.(*ast.SelectorExpr); ok {
-			if pkg, ok := sel.X.(*ast.Ident); ok {
-				v, ok := constants[pkg.Name+"."+sel.Sel.Name]
-				return v, ok
-			}
-		}
-	}
-	return "", false
 }
 
 // TestOpenAPIRoutesAreTheCodes: the document has exactly the routes the
@@ -216,7 +106,7 @@ func TestOpenAPIRoutesAreTheCodes(t *testing.T) {
 	code := codeRoutes(t)
 	require.NotEmpty(t, code)
 	assert.Equal(t, routeStrings(code), routeStrings(docRoutes(t, doc)),
-		"docs/api/openapi.yaml and the routes registered in functions/*/*.go differ")
+		"docs/api/openapi.yaml and the routes the functions serve differ")
 }
 
 func routeStrings(rs []route) []string {

@@ -263,8 +263,9 @@ func testRaces(t *testing.T, c cluster) {
 	for round := 0; round < 10; round++ {
 		tid := fmt.Sprintf("race-task-%d-%d", round, time.Now().UnixNano())
 		d := reminder.Due{UserID: u, TaskID: tid, Title: "race", RemindAt: due}
-		e, err := d.Event("scale-out-test")
+		e, err := d.Event()
 		require.NoError(t, err)
+		e.SetSource("scale-out-test")
 		body, err := json.Marshal(e)
 		require.NoError(t, err)
 		both(sends, func(f devstack.Function) fakes.Response {

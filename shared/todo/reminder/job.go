@@ -42,8 +42,8 @@ var dueNamespace = uuid.MustParse("7d4c7b9e-3a43-4c8e-9a5e-3f1f1d2b6c11")
 // Event is the reminder.due CloudEvent of d. Its id is derived from the
 // reminder's identity, so a reminder fired twice (job retry, sweep) is one
 // event to consumers.
-func (d Due) Event(source string) (cloudevents.Event, error) {
-	e, err := events.New(source, EventDue, d.TaskID, d)
+func (d Due) Event() (cloudevents.Event, error) {
+	e, err := events.New(EventDue, d.TaskID, d)
 	if err != nil {
 		return e, err
 	}

@@ -1,14 +1,12 @@
 // Package taskapi is what the task functions' HTTP handlers share: reading
-// ids from the path, answering JSON or problems, and publishing the one
-// event each mutation emits.
+// ids from the path, the problems their errors are answered with, and
+// publishing the one event each mutation emits.
 package taskapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -34,41 +32,28 @@ func IDs(r *http.Request) (userID, taskID string, err error) {
 	return userID, taskID, err
 }
 
-// WriteJSON answers status with v as JSON.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// WriteError answers err as a problem: a missing task (or another user's)
-// is 404, a lost race or a full task list 409, a problem keeps its status, anything else is
-// logged and answered 500 without detail.
-func WriteError(ctx context.Context, log *slog.Logger, w http.ResponseWriter, err error) {
-	var p *problem.Problem
+// Problem is the task functions' part of the error mapping (an
+// fn.ErrorMapper): a missing task (or another user's) is 404, a lost race
+// or a full task list 409, a change stored but not announced 503.
+func Problem(err error) *problem.Problem {
 	switch {
-	case errors.As(err, &p):
 	case errors.Is(err, taskstore.ErrNotFound):
-		err = problem.New(http.StatusNotFound, "no such task")
+		return problem.New(http.StatusNotFound, "no such task")
 	case errors.Is(err, taskstore.ErrFull):
-		err = problem.New(http.StatusConflict, fmt.Sprintf("the user has %d tasks, the most allowed; delete some first", taskstore.MaxTasks))
+		return problem.New(http.StatusConflict, fmt.Sprintf("the user has %d tasks, the most allowed; delete some first", taskstore.MaxTasks))
 	case errors.Is(err, taskstore.ErrConflict):
-		err = problem.New(http.StatusConflict, "the task changed while this request ran; retry")
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		err = problem.New(http.StatusServiceUnavailable, "the request was cancelled")
-	default:
-		log.ErrorContext(ctx, "request failed", "error", err)
+		return problem.New(http.StatusConflict, "the task changed while this request ran; retry")
+	case errors.Is(err, ErrNotPublished):
+		// 503, so the caller retries rather than taking it for a bad
+		// request or a bug; the retry publishes the same event id.
+		return problem.New(http.StatusServiceUnavailable, "the change was stored but its event could not be published; retry the request, with the same Idempotency-Key if it had one")
 	}
-	problem.Write(w, err)
+	return nil
 }
 
-// WriteNotPublished answers a change that was stored but whose event
-// could not be published: 503, so the caller retries rather than taking it
-// for a bad request or a bug.
-func WriteNotPublished(ctx context.Context, log *slog.Logger, w http.ResponseWriter, err error) {
-	log.ErrorContext(ctx, "change stored but its event was not published", "error", err)
-	problem.Write(w, problem.New(http.StatusServiceUnavailable, "the change was stored but its event could not be published; retry the request"))
-}
+// ErrNotPublished is a change that was stored but whose event was not
+// published.
+var ErrNotPublished = errors.New("change stored but its event was not published")
 
 // eventNamespace scopes the ids of task events.
 var eventNamespace = uuid.MustParse("1b671a64-40d5-491e-99b0-da01ff1f9341")
@@ -76,8 +61,8 @@ var eventNamespace = uuid.MustParse("1b671a64-40d5-491e-99b0-da01ff1f9341")
 // Event is the CloudEvent of one change to t. Its id is derived from the
 // change (type, task, updated_at), so publishing it again after a retry
 // yields the same id and consumers process it once.
-func Event(source, eventType string, t task.Task) (cloudevents.Event, error) {
-	e, err := events.New(source, eventType, t.ID, t)
+func Event(eventType string, t task.Task) (cloudevents.Event, error) {
+	e, err := events.New(eventType, t.ID, t)
 	if err != nil {
 		return e, err
 	}
@@ -85,11 +70,15 @@ func Event(source, eventType string, t task.Task) (cloudevents.Event, error) {
 	return e, nil
 }
 
-// Publish emits the event of one change to t on the task topic.
-func Publish(ctx context.Context, pub events.Publisher, source, eventType string, t task.Task) error {
-	e, err := Event(source, eventType, t)
+// Publish emits the event of one change to t on the task topic; a failure
+// is ErrNotPublished.
+func Publish(ctx context.Context, pub events.Publisher, eventType string, t task.Task) error {
+	e, err := Event(eventType, t)
 	if err != nil {
 		return err
 	}
-	return pub.Publish(ctx, task.Topic, e)
+	if err := pub.Publish(ctx, task.Topic, e); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotPublished, err)
+	}
+	return nil
 }
