@@ -15,13 +15,10 @@ TOPIC ?=
 VULNDB ?=
 VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
-# package:FuzzTarget, one per line of output
-FUZZ_TARGETS := \
-	./shared/runtime/fn:FuzzTopicDelivery ./shared/runtime/fn:FuzzEventHTTP ./shared/runtime/fn:FuzzFromTopicEvent \
-	./shared/runtime/request:FuzzDecodeJSON ./shared/todo/task:FuzzNewFromCreate ./shared/todo/task:FuzzApplyPatch \
-	./shared/todo/task:FuzzParseQuery ./shared/todo/notify:FuzzMessage \
-	./functions/fire-reminder:FuzzOnJob ./functions/fire-reminder:FuzzReconcile \
-	./functions/send-notification:FuzzOnDue ./functions/send-notification:FuzzSendNotification
+# package:FuzzTarget for every `func Fuzz...` in a _test.go file: a new
+# fuzz target runs without a change here.
+FUZZ_TARGETS = $(shell grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' functions shared \
+	| sed -E 's#^(.*)/[^/]*_test\.go:func #./\1:#' | sort -u)
 
 .PHONY: test-security fuzz vulncheck secrets-scan replay-deadletters test-faults
 
