@@ -32,6 +32,12 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for in-flight requests after draining.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT,default=30s"`
 
+	// OTLPEndpoint, when set, is where spans are exported, over
+	// OTLPProtocol ("grpc", or HTTP by default); the exporter reads the
+	// other OTEL_EXPORTER_OTLP_* variables itself.
+	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTLPProtocol string `env:"OTEL_EXPORTER_OTLP_PROTOCOL"`
+
 	PubSub      string `env:"PUBSUB_NAME,default=pubsub"`
 	StateStore  string `env:"STATE_STORE_NAME,default=tasks"`
 	DedupeStore string `env:"DEDUPE_STORE_NAME,default=dedupe"`
@@ -63,13 +69,21 @@ func ConfigFromEnv(name string) (Config, error) {
 // ReadEnv fills the struct v points to from the environment, by its
 // fields' env tags (`env:"NAME,default=value"`): how the runtime and every
 // function read their settings. A variable set to the empty string counts
-// as unset, so its default applies.
+// as unset, so its default applies. An error names the variable.
 func ReadEnv(v any) error {
-	return envconfig.ProcessWith(context.Background(), &envconfig.Config{
+	// Fields are read one by one and the first bad value stops the read:
+	// the last variable looked up is the one at fault.
+	var last string
+	err := envconfig.ProcessWith(context.Background(), &envconfig.Config{
 		Target: v,
 		Lookuper: envconfig.LookuperFunc(func(key string) (string, bool) {
+			last = key
 			s := os.Getenv(key)
 			return s, s != ""
 		}),
 	})
+	if err != nil {
+		return fmt.Errorf("%s=%q: %w", last, os.Getenv(last), err)
+	}
+	return nil
 }

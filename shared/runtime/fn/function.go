@@ -74,7 +74,7 @@ func New(name string) (*Function, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: config: %w", name, err)
 	}
-	return NewWithConfig(cfg, logging.Default(name))
+	return NewWithConfig(cfg, logging.Default(name, cfg.LogLevel))
 }
 
 // NewWithConfig returns a function with an explicit configuration.

@@ -36,7 +36,7 @@ func Main(name string, setup func(f *Function) error) {
 		}
 		return
 	}
-	flush, err := setupTracing(context.Background(), name)
+	flush, err := setupTracing(context.Background(), f.cfg)
 	if err != nil {
 		f.Logger().Error("tracing setup failed", "error", err)
 		os.Exit(1)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -29,17 +28,17 @@ var tracer = otel.Tracer("github.com/todo-chatbot/functions/shared/runtime/fn")
 // carry are always valid), and exports spans over OTLP when
 // OTEL_EXPORTER_OTLP_ENDPOINT is set; unset, nothing is exported. The
 // returned function flushes what is left to export.
-func setupTracing(ctx context.Context, name string) (func(context.Context) error, error) {
+func setupTracing(ctx context.Context, cfg Config) (func(context.Context) error, error) {
 	res, err := resource.New(ctx,
-		resource.WithAttributes(attribute.String("service.name", name)),
+		resource.WithAttributes(attribute.String("service.name", cfg.Name)),
 		resource.WithFromEnv(), // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
 	)
 	if err != nil {
 		return nil, err
 	}
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" {
-		exp, err := otlpExporter(ctx)
+	if cfg.OTLPEndpoint != "" {
+		exp, err := otlpExporter(ctx, cfg.OTLPProtocol)
 		if err != nil {
 			return nil, err
 		}
@@ -54,8 +53,8 @@ func setupTracing(ctx context.Context, name string) (func(context.Context) error
 // otlpExporter speaks OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" (as Dapr's own
 // tracing does in the chart), or HTTP (http/protobuf, the OpenTelemetry
 // default). Both read the other OTEL_EXPORTER_OTLP_* variables themselves.
-func otlpExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
-	if os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL") == "grpc" {
+func otlpExporter(ctx context.Context, protocol string) (sdktrace.SpanExporter, error) {
+	if protocol == "grpc" {
 		return otlptracegrpc.New(ctx)
 	}
 	return otlptracehttp.New(ctx)

@@ -65,9 +65,10 @@ func New(w io.Writer, function, level string) *slog.Logger {
 	return slog.New(&handler{inner: h}).With("function", function)
 }
 
-// Default builds the logger from LOG_LEVEL and installs it as slog's default.
-func Default(function string) *slog.Logger {
-	l := New(os.Stderr, function, os.Getenv("LOG_LEVEL"))
+// Default builds the logger for stderr at level and installs it as slog's
+// default.
+func Default(function, level string) *slog.Logger {
+	l := New(os.Stderr, function, level)
 	slog.SetDefault(l)
 	return l
 }
