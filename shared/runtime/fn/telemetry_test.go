@@ -32,6 +32,7 @@ func TestTraceContinuesThroughJobsAndEvents(t *testing.T) {
 	traces := make(chan string, 2)
 	f.Job("t-", func(ctx context.Context, _ string, _ []byte) error { traces <- logging.TraceID(ctx); return nil })
 	f.Event("/events/t", func(ctx context.Context, _ cloudevents.Event) error { traces <- logging.TraceID(ctx); return nil })
+	f.Handle("GET /users/{user_id}/things", func(w http.ResponseWriter, _ *http.Request) error { return fn.JSON(w, http.StatusOK, "ok") })
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
@@ -62,10 +63,17 @@ func TestTraceContinuesThroughJobsAndEvents(t *testing.T) {
 	post("/events/t", "application/cloudevents+json",
 		`{"specversion":"1.0","id":"e1","source":"s","type":"t","traceparent":"00-`+id+`-b7ad6b7169203331-01","data":{}}`)
 
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1]))
+	resp, err := http.Get(app + "/users/u-1/things")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1]))
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Contains(t, string(body), `todo_handler_duration_seconds_count{route="/job/{name}",trigger="job"}`)
 	assert.Contains(t, string(body), `todo_events_total{outcome="success",topic="t"}`)
+	assert.Contains(t, string(body), `todo_handler_duration_seconds_count{route="/users/{user_id}/things",trigger="http"}`,
+		"a function's route is labelled by its pattern, never its path")
 }
