@@ -49,7 +49,7 @@ type Options struct {
 // Everything expects a complete deployment with the design's defaults.
 func Everything() Options {
 	o := Options{Platform: true}
-	for _, f := range System {
+	for _, f := range System() {
 		o.Functions = append(o.Functions, f.Name)
 	}
 	return o
@@ -344,13 +344,13 @@ func (s *set) wiring(opts Options) []error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	appIDs := map[string]bool{ChatAPI: true}
-	for _, f := range System {
+	for _, f := range System() {
 		appIDs[f.Name] = true
 	}
 
 	// Per function, what is present must match the design; what is
 	// expected must be present.
-	for _, f := range System {
+	for _, f := range System() {
 		expected := slices.Contains(opts.Functions, f.Name)
 		svc, ok := s.services[f.Name]
 		if !ok {
@@ -481,7 +481,7 @@ func (s *set) wiring(opts Options) []error {
 
 	// Components: the right type, scoped to exactly their users.
 	users := map[string][]string{}
-	for _, f := range System {
+	for _, f := range System() {
 		for _, c := range f.Components {
 			users[c] = append(users[c], f.Name)
 		}

@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,10 +18,11 @@ import (
 var EnvDirs = []string{"shared/runtime/fn", "shared/runtime/sidecar", "functions"}
 
 // EnvReads lists the names of environment variables the functions can
-// read: every string literal spelt like one (PORT, LOG_LEVEL) in the
-// non-test Go code of EnvDirs. Names reach os.Getenv through helpers and
-// tables, so every such literal counts; a variable whose name appears
-// nowhere there is certainly not read.
+// read: every name in an env struct tag (`env:"PORT,default=8080"`, how
+// the runtime and the functions read their settings) and every string
+// literal spelt like one (PORT, LOG_LEVEL) in the non-test Go code of
+// EnvDirs. A variable whose name appears nowhere there is certainly not
+// read.
 var envName = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
 
 // sdkReads are variables the OpenTelemetry SDK in shared/runtime/fn reads itself,
@@ -41,6 +43,14 @@ func EnvReads(root string) ([]string, error) {
 				return err
 			}
 			ast.Inspect(f, func(n ast.Node) bool {
+				if field, ok := n.(*ast.Field); ok && field.Tag != nil {
+					if tag, err := strconv.Unquote(field.Tag.Value); err == nil {
+						name, _, _ := strings.Cut(reflect.StructTag(tag).Get("env"), ",")
+						if envName.MatchString(name) {
+							seen[name] = true
+						}
+					}
+				}
 				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 					if v, err := strconv.Unquote(lit.Value); err == nil && envName.MatchString(v) {
 						seen[v] = true
