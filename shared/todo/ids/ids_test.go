@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/todo-chatbot/functions/shared/todo/ids"
 	"github.com/todo-chatbot/functions/shared/todo/notify"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 	"github.com/todo-chatbot/functions/shared/todo/task"
@@ -31,4 +32,10 @@ func TestKnownIDs(t *testing.T) {
 	assert.Equal(t, "cd36175b-0b58-5201-95fc-57c40be453b6", de.ID(), "reminder.due event")
 
 	assert.Equal(t, "84d5da1b-3915-52be-9e97-6ba7b3f6882b", notify.FromDue(d, "webhook").ID, "reminder notification")
+}
+
+func TestOf(t *testing.T) {
+	assert.Equal(t, ids.TaskEvent.Of("a", "b"), ids.TaskEvent.Of("a", "b"), "the same parts, the same id")
+	assert.NotEqual(t, ids.TaskEvent.Of("ab", "c"), ids.TaskEvent.Of("a", "bc"), "parts are kept apart")
+	assert.NotEqual(t, ids.TaskEvent.Of("a"), ids.Notification.Of("a"), "the same name in two spaces")
 }

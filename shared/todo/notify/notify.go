@@ -17,6 +17,7 @@ import (
 	"github.com/todo-chatbot/functions/shared/runtime/problem"
 	"github.com/todo-chatbot/functions/shared/runtime/request"
 	"github.com/todo-chatbot/functions/shared/runtime/state"
+	"github.com/todo-chatbot/functions/shared/todo/ids"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
@@ -47,14 +48,12 @@ type Notification struct {
 	Channel  string     `json:"channel"`
 }
 
-var idNamespace = uuid.MustParse("c6f0f0a2-5c51-4a55-8f3e-4b8f0f6d2a90")
-
 // FromDue is the notification of a due reminder. Its id is derived from
 // the reminder's identity: the same reminder is always the same record.
 func FromDue(d reminder.Due, channel string) Notification {
 	remind := d.RemindAt.UTC()
 	return Notification{
-		ID:       uuid.NewSHA1(idNamespace, []byte(d.ID())).String(),
+		ID:       ids.Notification.Of(d.ID()),
 		UserID:   d.UserID,
 		TaskID:   d.TaskID,
 		Kind:     KindReminder,

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/google/uuid"
 
 	"github.com/todo-chatbot/functions/shared/runtime/events"
 	"github.com/todo-chatbot/functions/shared/runtime/problem"
 	"github.com/todo-chatbot/functions/shared/runtime/request"
+	"github.com/todo-chatbot/functions/shared/todo/ids"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
@@ -70,9 +70,6 @@ func WriteNotPublished(ctx context.Context, log *slog.Logger, w http.ResponseWri
 	problem.Write(w, problem.New(http.StatusServiceUnavailable, "the change was stored but its event could not be published; retry the request"))
 }
 
-// eventNamespace scopes the ids of task events.
-var eventNamespace = uuid.MustParse("1b671a64-40d5-491e-99b0-da01ff1f9341")
-
 // Event is the CloudEvent of one change to t. Its id is derived from the
 // change (type, task, updated_at), so publishing it again after a retry
 // yields the same id and consumers process it once.
@@ -81,7 +78,7 @@ func Event(source, eventType string, t task.Task) (cloudevents.Event, error) {
 	if err != nil {
 		return e, err
 	}
-	e.SetID(uuid.NewSHA1(eventNamespace, []byte(eventType+"\x00"+t.UserID+"\x00"+t.ID+"\x00"+t.UpdatedAt.UTC().Format(time.RFC3339Nano))).String())
+	e.SetID(ids.TaskEvent.Of(eventType, t.UserID, t.ID, t.UpdatedAt.UTC().Format(time.RFC3339Nano)))
 	return e, nil
 }
 
