@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/events"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 const source = "complete-task"
-
-const maxAttempts = 5
 
 // Handler completes tasks.
 type Handler struct {
@@ -39,35 +37,37 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request) {
 		taskapi.WriteError(ctx, h.Log, w, err)
 		return
 	}
-	for attempt := 1; ; attempt++ {
+	var done task.Task
+	var next *task.Task
+	again := false
+	err = state.RetryOnConflict(ctx, taskstore.Reapply, taskstore.ErrConflict, func() error {
 		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
 		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
-		if cur.Completed {
-			// Completing twice is not an error and changes nothing, but it
-			// announces the completion again: the first request may have
-			// stored it and failed to publish. The events are the same ones
-			// (same ids), so consumers act on them once.
-			h.announce(ctx, w, cur, h.storedNext(ctx, cur))
-			return
+		if again = cur.Completed; again {
+			done = cur
+			return nil
 		}
-		done, next := cur.Complete(h.Now())
-		err = h.Tasks.Complete(ctx, done, v, next)
-		if errors.Is(err, taskstore.ErrConflict) && attempt < maxAttempts {
-			continue
-		}
-		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
-		}
-		if next != nil {
-			h.Log.InfoContext(ctx, "next occurrence created", "task_id", done.ID, "next_id", next.ID)
-		}
-		h.announce(ctx, w, done, next)
+		done, next = cur.Complete(h.Now())
+		return h.Tasks.Complete(ctx, done, v, next)
+	})
+	if err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
 		return
 	}
+	if again {
+		// Completing twice is not an error and changes nothing, but it
+		// announces the completion again: the first request may have
+		// stored it and failed to publish. The events are the same ones
+		// (same ids), so consumers act on them once.
+		h.announce(ctx, w, done, h.storedNext(ctx, done))
+		return
+	}
+	if next != nil {
+		h.Log.InfoContext(ctx, "next occurrence created", "task_id", done.ID, "next_id", next.ID)
+	}
+	h.announce(ctx, w, done, next)
 }
 
 // announce publishes the completion of done and the creation of next (if

@@ -16,8 +16,6 @@ import (
 
 const source = "delete-task"
 
-const maxAttempts = 5
-
 // Handler deletes tasks.
 type Handler struct {
 	Tasks   taskstore.Store
@@ -51,35 +49,30 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 		taskapi.WriteError(ctx, h.Log, w, err)
 		return
 	}
-	for attempt := 1; ; attempt++ {
+	var gone task.Task
+	err = state.RetryOnConflict(ctx, taskstore.Reapply, taskstore.ErrConflict, func() error {
 		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
-		if errors.Is(err, taskstore.ErrNotFound) {
-			h.announceHeld(ctx, w, userID, taskID)
-			return
-		}
 		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 		// The event carries the task as it was, stamped with the deletion
 		// time so its id differs from the last update's.
-		gone := cur
+		gone = cur
 		gone.UpdatedAt = h.Now().UTC()
 		if err := h.Pending.Hold(ctx, gone); err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
-		err = h.Tasks.Delete(ctx, userID, taskID, v)
-		if errors.Is(err, taskstore.ErrConflict) && attempt < maxAttempts {
-			continue
-		}
-		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
-		}
-		h.announce(ctx, w, gone)
+		return h.Tasks.Delete(ctx, userID, taskID, v)
+	})
+	if errors.Is(err, taskstore.ErrNotFound) {
+		h.announceHeld(ctx, w, userID, taskID)
 		return
 	}
+	if err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
+	}
+	h.announce(ctx, w, gone)
 }
 
 // announceHeld answers a delete of a task that is not there: 204 after

@@ -186,7 +186,7 @@ func TestDeleteRetriesAConflict(t *testing.T) {
 func TestDeleteConflictGivesUp(t *testing.T) {
 	e := newEnv(t)
 	e.seed(t)
-	for range maxAttempts {
+	for range taskstore.Reapply.Attempts {
 		e.store.FailNext(fakes.OpDelete, taskstore.ErrConflict)
 	}
 	r := e.delete(t, "user-1", "task-1")

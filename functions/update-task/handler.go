@@ -2,23 +2,19 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/events"
 	"github.com/todo-chatbot/functions/shared/runtime/request"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 const source = "update-task"
-
-// maxAttempts bounds retries when another writer changed the task between
-// our read and our write: the patch is re-applied to the fresh task.
-const maxAttempts = 5
 
 // Handler updates tasks.
 type Handler struct {
@@ -47,25 +43,22 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		taskapi.WriteError(ctx, h.Log, w, err)
 		return
 	}
+	// Another writer may change the task between our read and our write:
+	// the patch is then re-applied to the fresh task.
 	var updated task.Task
-	for attempt := 1; ; attempt++ {
+	err = state.RetryOnConflict(ctx, taskstore.Reapply, taskstore.ErrConflict, func() error {
 		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
 		if err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
 		if updated, err = cur.ApplyPatch(patch, h.Now()); err != nil {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
+			return err
 		}
-		err = h.Tasks.Update(ctx, updated, v)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, taskstore.ErrConflict) || attempt == maxAttempts {
-			taskapi.WriteError(ctx, h.Log, w, err)
-			return
-		}
+		return h.Tasks.Update(ctx, updated, v)
+	})
+	if err != nil {
+		taskapi.WriteError(ctx, h.Log, w, err)
+		return
 	}
 	if err := taskapi.Publish(ctx, h.Events, source, task.EventUpdated, updated); err != nil {
 		taskapi.WriteNotPublished(ctx, h.Log, w, err)

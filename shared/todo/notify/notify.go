@@ -208,7 +208,8 @@ func (s StateRecords) MarkSent(ctx context.Context, n Notification) error {
 	if err != nil {
 		return err
 	}
-	for attempt := 0; attempt < 8; attempt++ {
+	// Deliveries to one user race for their inbox.
+	err = state.RetryOnConflict(ctx, state.OnContention, state.ErrConflict, func() error {
 		var ib inbox
 		etag, err := s.Store.Get(ctx, inboxKey(n.UserID), &ib)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
@@ -221,12 +222,12 @@ func (s StateRecords) MarkSent(ctx context.Context, n Notification) error {
 		if etag == "" {
 			inboxOp = state.Create(inboxKey(n.UserID), ib)
 		}
-		err = s.Store.Transact(ctx, state.Put(recordKey(n.UserID, n.ID), n, recTag), inboxOp)
-		if !errors.Is(err, state.ErrConflict) {
-			return err
-		}
+		return s.Store.Transact(ctx, state.Put(recordKey(n.UserID, n.ID), n, recTag), inboxOp)
+	})
+	if errors.Is(err, state.ErrConflict) {
+		return fmt.Errorf("inbox of %s kept changing: %w", n.UserID, err)
 	}
-	return fmt.Errorf("inbox of %s kept changing", n.UserID)
+	return err
 }
 
 func (s StateRecords) List(ctx context.Context, userID string) ([]Notification, error) {
