@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/notify"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
 func main() {
 	fn.Main("send-notification", func(f *fn.Function) error {
-		f.Dedupe(fn.StateDeduper{Store: f.DedupeState(), TTL: 24 * time.Hour})
+		f.Dedupe(state.Records{Store: f.DedupeState(), TTL: 24 * time.Hour})
 		h := &Handler{
 			Records: notify.StateRecords{Store: f.State()},
 			Channel: notify.Webhook{

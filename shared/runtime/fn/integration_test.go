@@ -218,7 +218,7 @@ func TestTriggersThroughDapr(t *testing.T) {
 	require.NoError(t, err)
 
 	rec := newRecorder()
-	f.Dedupe(fn.StateDeduper{Store: f.DedupeState(), TTL: time.Hour})
+	f.Dedupe(state.Records{Store: f.DedupeState(), TTL: time.Hour})
 	f.HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/hello":
