@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/todo-chatbot/functions/shared/runtime/idempotency"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
@@ -23,15 +24,15 @@ var now = fakes.Time("2026-03-01T09:30:00Z")
 
 type env struct {
 	store  *fakes.Store
-	keys   *idempotency.Memory
 	pub    *fakes.Publisher
 	clock  *fakes.Clock
 	routes http.Handler
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{store: fakes.NewStore(nil), keys: &idempotency.Memory{}, pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
-	h := &Handler{Tasks: e.store, Keys: e.keys, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
+	e := &env{store: fakes.NewStore(nil), pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
+	keys := idempotency.NewKeys(state.New(fakes.NewState(e.clock), "dedupe"))
+	h := &Handler{Tasks: e.store, Keys: keys, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
 	e.routes = h.Routes()
 	return e
 }

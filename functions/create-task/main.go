@@ -15,7 +15,7 @@ func main() {
 	fn.Main("create-task", func(f *fn.Function) error {
 		h := &Handler{
 			Tasks:  taskstore.NewDapr(f.State()),
-			Keys:   idempotency.StateKeys{Store: f.DedupeState()},
+			Keys:   idempotency.NewKeys(f.DedupeState()),
 			Events: f.Publisher(),
 			Log:    f.Logger(),
 			Now:    time.Now,
