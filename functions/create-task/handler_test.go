@@ -303,9 +303,11 @@ func TestCreateStoresPerUser(t *testing.T) {
 
 func TestCreateBeyondTheTaskLimit(t *testing.T) {
 	e := newEnv(t)
-	for i := range taskstore.MaxTasks {
-		require.NoError(t, e.store.Inner.Create(context.Background(), task.Task{ID: fmt.Sprintf("t%05d", i), UserID: "user-1", Title: "t"}))
+	full := make([]task.Task, taskstore.MaxTasks)
+	for i := range full {
+		full[i] = task.Task{ID: fmt.Sprintf("t%05d", i), UserID: "user-1", Title: "t"}
 	}
+	require.NoError(t, e.store.Inner.(*taskstore.Dapr).Import(context.Background(), full))
 	r := e.create(t, "user-1", `{"title":"one too many"}`)
 	require.Equal(t, http.StatusConflict, r.Status)
 	assert.Contains(t, r.Problem(t).Detail, "the most allowed")

@@ -15,7 +15,6 @@ import (
 	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 	"github.com/todo-chatbot/functions/shared/todo/task"
-	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 var now = fakes.Time("2026-03-02T12:00:00Z")
@@ -73,9 +72,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	e := &env{rec: &fakeReconciler{}, progress: &fakeProgress{}, pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
 	e.marks = fakes.NewState(e.clock)
-	mem := taskstore.NewMemory()
-	mem.Now = e.clock.Now
-	e.store = fakes.NewStore(mem)
+	e.store = fakes.NewStore(fakes.NewTasks(e.clock))
 	marks := state.Records{Store: state.New(e.marks, "dedupe"), TTL: overdueMarked}
 	e.h = &Handler{Tasks: e.store, Reconciler: e.rec, Marks: marks, Progress: e.progress, Events: e.pub,
 		Log: fakes.Logger(t), Now: e.clock.Now}

@@ -66,12 +66,13 @@ var Reapply = state.OnContention.WithAttempts(5)
 
 // Dapr is a Store over a Dapr state store with transactions.
 type Dapr struct {
-	st  *state.Store
-	now func() time.Time
+	st *state.Store
+	// Now is when a write happens, for the agenda; time.Now by default.
+	Now func() time.Time
 }
 
 // NewDapr returns the store over st.
-func NewDapr(st *state.Store) *Dapr { return &Dapr{st: st, now: time.Now} }
+func NewDapr(st *state.Store) *Dapr { return &Dapr{st: st, Now: time.Now} }
 
 func (d *Dapr) Get(ctx context.Context, userID, id string) (task.Task, Version, error) {
 	var t task.Task
