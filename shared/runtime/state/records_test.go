@@ -42,6 +42,19 @@ func recordsContract(t *testing.T, env recordsEnv) {
 	recs := func(ttl, lease time.Duration) state.Records {
 		return state.Records{Store: env.store, TTL: ttl, Lease: lease, Now: env.clock.Now}
 	}
+	// get reads what k holds through r; stored reads it as the store keeps it.
+	get := func(t *testing.T, r state.Records, k string) (record, bool) {
+		var got record
+		ok, err := r.Get(ctx, k, &got)
+		require.NoError(t, err)
+		return got, ok
+	}
+	stored := func(t *testing.T, k string) map[string]any {
+		var m map[string]any
+		_, err := env.store.Get(ctx, k, &m)
+		require.NoError(t, err)
+		return m
+	}
 	marks := recs(time.Hour, 0)
 	claims := recs(0, lease)
 	kept := recs(time.Hour, 0)
@@ -84,19 +97,15 @@ func recordsContract(t *testing.T, env recordsEnv) {
 			won, err := claims.Claim(ctx, k, record{Name: "a", Count: 1}, nil)
 			require.NoError(t, err)
 			assert.True(t, won)
-			var got record
-			ok, err := claims.Get(ctx, k, &got)
-			require.NoError(t, err)
+			got, ok := get(t, claims, k)
 			assert.True(t, ok)
 			assert.Equal(t, record{Name: "a", Count: 1}, got)
 
-			var stored map[string]any
-			_, err = env.store.Get(ctx, k, &stored)
-			require.NoError(t, err)
-			until, err := time.Parse(time.RFC3339Nano, stored["lease_until"].(string))
-			require.NoError(t, err, "the lease is stored beside the value's fields: %v", stored)
+			raw := stored(t, k)
+			until, err := time.Parse(time.RFC3339Nano, raw["lease_until"].(string))
+			require.NoError(t, err, "the lease is stored beside the value's fields: %v", raw)
 			assert.Equal(t, env.clock.Now().Add(lease).UTC(), until)
-			assert.Equal(t, "a", stored["name"])
+			assert.Equal(t, "a", raw["name"])
 		}},
 		{"claim when held under a live lease", func(t *testing.T) {
 			k := key()
@@ -117,9 +126,7 @@ func recordsContract(t *testing.T, env recordsEnv) {
 			won, err := claims.Claim(ctx, k, record{Name: "retry"}, nil)
 			require.NoError(t, err)
 			assert.True(t, won)
-			var got record
-			_, err = claims.Get(ctx, k, &got)
-			require.NoError(t, err)
+			got, _ := get(t, claims, k)
 			assert.Equal(t, "retry", got.Name)
 		}},
 		{"claim when held without a lease: never taken over", func(t *testing.T) {
@@ -157,19 +164,14 @@ func recordsContract(t *testing.T, env recordsEnv) {
 			assert.False(t, won)
 			assert.Equal(t, record{Name: "done", Count: 2}, held)
 
-			var stored map[string]any
-			_, err = env.store.Get(ctx, k, &stored)
-			require.NoError(t, err)
-			assert.NotContains(t, stored, "lease_until")
+			assert.NotContains(t, stored(t, k), "lease_until")
 		}},
 		{"finish a value claimed without a lease (first-write)", func(t *testing.T) {
 			k := key()
 			_, err := kept.Claim(ctx, k, record{Name: "pending"}, nil)
 			require.NoError(t, err)
 			require.NoError(t, kept.Finish(ctx, k, record{Name: "done"}))
-			var got record
-			_, err = kept.Get(ctx, k, &got)
-			require.NoError(t, err)
+			got, _ := get(t, kept, k)
 			assert.Equal(t, "done", got.Name)
 		}},
 		{"finish needs a held value", func(t *testing.T) {
@@ -179,14 +181,11 @@ func recordsContract(t *testing.T, env recordsEnv) {
 			k := key()
 			require.NoError(t, kept.Put(ctx, k, record{Name: "one"}))
 			require.NoError(t, kept.Put(ctx, k, record{Name: "two"}))
-			var got record
-			ok, err := kept.Get(ctx, k, &got)
-			require.NoError(t, err)
+			got, ok := get(t, kept, k)
 			assert.True(t, ok)
 			assert.Equal(t, "two", got.Name)
 			require.NoError(t, kept.Delete(ctx, k))
-			ok, err = kept.Get(ctx, k, &got)
-			require.NoError(t, err)
+			_, ok = get(t, kept, k)
 			assert.False(t, ok)
 		}},
 		{"concurrent claims of a free key: one wins", func(t *testing.T) {
