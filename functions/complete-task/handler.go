@@ -2,19 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/events"
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
-
-const maxAttempts = 5
 
 // Handler completes tasks.
 type Handler struct {
@@ -31,31 +29,35 @@ func (h *Handler) Complete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for attempt := 1; ; attempt++ {
+	var done task.Task
+	var next *task.Task
+	again := false
+	err = state.RetryOnConflict(ctx, taskstore.Reapply, taskstore.ErrConflict, func() error {
 		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
 		if err != nil {
 			return err
 		}
-		if cur.Completed {
-			// Completing twice is not an error and changes nothing, but it
-			// announces the completion again: the first request may have
-			// stored it and failed to publish. The events are the same ones
-			// (same ids), so consumers act on them once.
-			return h.announce(ctx, w, cur, h.storedNext(ctx, cur))
+		if again = cur.Completed; again {
+			done = cur
+			return nil
 		}
-		done, next := cur.Complete(h.Now())
-		err = h.Tasks.Complete(ctx, done, v, next)
-		if errors.Is(err, taskstore.ErrConflict) && attempt < maxAttempts {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if next != nil {
-			h.Log.InfoContext(ctx, "next occurrence created", "task_id", done.ID, "next_id", next.ID)
-		}
-		return h.announce(ctx, w, done, next)
+		done, next = cur.Complete(h.Now())
+		return h.Tasks.Complete(ctx, done, v, next)
+	})
+	if err != nil {
+		return err
 	}
+	if again {
+		// Completing twice is not an error and changes nothing, but it
+		// announces the completion again: the first request may have
+		// stored it and failed to publish. The events are the same ones
+		// (same ids), so consumers act on them once.
+		return h.announce(ctx, w, done, h.storedNext(ctx, done))
+	}
+	if next != nil {
+		h.Log.InfoContext(ctx, "next occurrence created", "task_id", done.ID, "next_id", next.ID)
+	}
+	return h.announce(ctx, w, done, next)
 }
 
 // announce publishes the completion of done and the creation of next (if

@@ -247,7 +247,7 @@ func TestCompleteRetriesAConflict(t *testing.T) {
 func TestCompleteConflictGivesUp(t *testing.T) {
 	e := newEnv(t)
 	orig := e.seed(t, task.Task{ID: "task-1", Title: "t"})
-	for range maxAttempts {
+	for range taskstore.Reapply.Attempts {
 		e.store.FailNext(fakes.OpComplete, taskstore.ErrConflict)
 	}
 	r := e.complete(t, "user-1", "task-1")

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/todo-chatbot/functions/shared/runtime/idempotency"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
@@ -23,15 +24,15 @@ var now = fakes.Time("2026-03-01T09:30:00Z")
 
 type env struct {
 	store  *fakes.Store
-	keys   *idempotency.Memory
 	pub    *fakes.Publisher
 	clock  *fakes.Clock
 	routes http.Handler
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{store: fakes.NewStore(nil), keys: &idempotency.Memory{}, pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
-	h := &Handler{Tasks: e.store, Keys: e.keys, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
+	e := &env{store: fakes.NewStore(nil), pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
+	keys := idempotency.NewKeys(state.New(fakes.NewState(e.clock), "dedupe"))
+	h := &Handler{Tasks: e.store, Keys: keys, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
 	f := fakes.Function(t, "create-task")
 	serve(f, h)
 	e.routes = f
@@ -304,9 +305,11 @@ func TestCreateStoresPerUser(t *testing.T) {
 
 func TestCreateBeyondTheTaskLimit(t *testing.T) {
 	e := newEnv(t)
-	for i := range taskstore.MaxTasks {
-		require.NoError(t, e.store.Inner.Create(context.Background(), task.Task{ID: fmt.Sprintf("t%05d", i), UserID: "user-1", Title: "t"}))
+	full := make([]task.Task, taskstore.MaxTasks)
+	for i := range full {
+		full[i] = task.Task{ID: fmt.Sprintf("t%05d", i), UserID: "user-1", Title: "t"}
 	}
+	require.NoError(t, e.store.Inner.(*taskstore.Dapr).Import(context.Background(), full))
 	r := e.create(t, "user-1", `{"title":"one too many"}`)
 	require.Equal(t, http.StatusConflict, r.Status)
 	assert.Contains(t, r.Problem(t).Detail, "the most allowed")

@@ -16,7 +16,7 @@ func main() {
 	fn.Main("create-task", func(f *fn.Function) error {
 		serve(f, &Handler{
 			Tasks:  taskstore.NewDapr(f.State()),
-			Keys:   idempotency.StateKeys{Store: f.DedupeState()},
+			Keys:   idempotency.NewKeys(f.DedupeState()),
 			Events: f.Publisher(),
 			Log:    f.Logger(),
 			Now:    time.Now,

@@ -14,25 +14,17 @@ import (
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
-const maxAttempts = 5
-
 // Handler deletes tasks.
 type Handler struct {
-	Tasks   taskstore.Store
-	Pending Announcements
+	Tasks taskstore.Store
+	// Pending keeps a deletion's event, under heldKey, from before the task
+	// is deleted until the event is published: a deleted task can no longer
+	// be read, so a retry after a failed publish finds here what to
+	// announce.
+	Pending state.Records
 	Events  events.Publisher
 	Log     *slog.Logger
 	Now     func() time.Time
-}
-
-// Announcements keeps a deletion's event from before the task is deleted
-// until the event is published: a deleted task can no longer be read, so
-// a retry after a failed publish finds here what to announce.
-type Announcements interface {
-	Hold(ctx context.Context, gone task.Task) error
-	// Held returns the held event's task, ok false when there is none.
-	Held(ctx context.Context, userID, taskID string) (gone task.Task, ok bool, err error)
-	Release(ctx context.Context, userID, taskID string) error
 }
 
 // Delete serves DELETE /users/{user_id}/tasks/{task_id}.
@@ -42,37 +34,36 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for attempt := 1; ; attempt++ {
+	var gone task.Task
+	err = state.RetryOnConflict(ctx, taskstore.Reapply, taskstore.ErrConflict, func() error {
 		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
-		if errors.Is(err, taskstore.ErrNotFound) {
-			return h.announceHeld(ctx, w, userID, taskID)
-		}
 		if err != nil {
 			return err
 		}
 		// The event carries the task as it was, stamped with the deletion
 		// time so its id differs from the last update's.
-		gone := cur
+		gone = cur
 		gone.UpdatedAt = h.Now().UTC()
-		if err := h.Pending.Hold(ctx, gone); err != nil {
+		if err := h.Pending.Put(ctx, heldKey(userID, taskID), gone); err != nil {
 			return err
 		}
-		err = h.Tasks.Delete(ctx, userID, taskID, v)
-		if errors.Is(err, taskstore.ErrConflict) && attempt < maxAttempts {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		return h.announce(ctx, w, gone)
+		return h.Tasks.Delete(ctx, userID, taskID, v)
+	})
+	if errors.Is(err, taskstore.ErrNotFound) {
+		return h.announceHeld(ctx, w, userID, taskID)
 	}
+	if err != nil {
+		return err
+	}
+	return h.announce(ctx, w, gone)
 }
 
 // announceHeld answers a delete of a task that is not there: 204 after
 // publishing the event an earlier attempt held and could not publish,
 // else 404.
 func (h *Handler) announceHeld(ctx context.Context, w http.ResponseWriter, userID, taskID string) error {
-	gone, ok, err := h.Pending.Held(ctx, userID, taskID)
+	var gone task.Task
+	ok, err := h.Pending.Get(ctx, heldKey(userID, taskID), &gone)
 	if err != nil {
 		return err
 	}
@@ -86,7 +77,7 @@ func (h *Handler) announce(ctx context.Context, w http.ResponseWriter, gone task
 	if err := taskapi.Publish(ctx, h.Events, task.EventDeleted, gone); err != nil {
 		return err
 	}
-	if err := h.Pending.Release(ctx, gone.UserID, gone.ID); err != nil {
+	if err := h.Pending.Delete(ctx, heldKey(gone.UserID, gone.ID)); err != nil {
 		// Harmless: a later delete of it publishes the same event again.
 		h.Log.WarnContext(ctx, "announced deletion still held", "task_id", gone.ID, "error", err)
 	}
@@ -98,24 +89,4 @@ func (h *Handler) announce(ctx context.Context, w http.ResponseWriter, gone task
 // caller keeps retrying.
 const heldFor = 24 * time.Hour
 
-// StateAnnouncements holds deletion events in a Dapr state store.
-type StateAnnouncements struct{ Store *state.Store }
-
 func heldKey(userID, taskID string) string { return "deleted/" + userID + "/" + taskID }
-
-func (s StateAnnouncements) Hold(ctx context.Context, gone task.Task) error {
-	return s.Store.Apply(ctx, state.Put(heldKey(gone.UserID, gone.ID), gone, "").WithTTL(heldFor))
-}
-
-func (s StateAnnouncements) Held(ctx context.Context, userID, taskID string) (task.Task, bool, error) {
-	var gone task.Task
-	_, err := s.Store.Get(ctx, heldKey(userID, taskID), &gone)
-	if errors.Is(err, state.ErrNotFound) {
-		return gone, false, nil
-	}
-	return gone, err == nil, err
-}
-
-func (s StateAnnouncements) Release(ctx context.Context, userID, taskID string) error {
-	return s.Store.Apply(ctx, state.Delete(heldKey(userID, taskID), ""))
-}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
@@ -23,56 +23,21 @@ var (
 
 type env struct {
 	store  *fakes.Store
-	held   *memHeld
+	held   *fakes.State
 	pub    *fakes.Publisher
 	clock  *fakes.Clock
 	routes http.Handler
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{store: fakes.NewStore(nil), held: &memHeld{m: map[string]task.Task{}}, pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
-	h := &Handler{Tasks: e.store, Pending: e.held, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
+	e := &env{store: fakes.NewStore(nil), pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
+	e.held = fakes.NewState(e.clock)
+	pending := state.Records{Store: state.New(e.held, "dedupe"), TTL: heldFor}
+	h := &Handler{Tasks: e.store, Pending: pending, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
 	f := fakes.Function(t, "delete-task")
 	serve(f, h)
 	e.routes = f
 	return e
-}
-
-// memHeld is Announcements in memory.
-type memHeld struct {
-	mu       sync.Mutex
-	m        map[string]task.Task
-	failHold error
-}
-
-func (h *memHeld) Hold(_ context.Context, gone task.Task) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.failHold != nil {
-		return h.failHold
-	}
-	h.m[gone.UserID+"/"+gone.ID] = gone
-	return nil
-}
-
-func (h *memHeld) Held(_ context.Context, userID, taskID string) (task.Task, bool, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	gone, ok := h.m[userID+"/"+taskID]
-	return gone, ok, nil
-}
-
-func (h *memHeld) Release(_ context.Context, userID, taskID string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.m, userID+"/"+taskID)
-	return nil
-}
-
-func (h *memHeld) len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.m)
 }
 
 func (e *env) seed(t *testing.T) task.Task {
@@ -188,7 +153,7 @@ func TestDeleteRetriesAConflict(t *testing.T) {
 func TestDeleteConflictGivesUp(t *testing.T) {
 	e := newEnv(t)
 	e.seed(t)
-	for range maxAttempts {
+	for range taskstore.Reapply.Attempts {
 		e.store.FailNext(fakes.OpDelete, taskstore.ErrConflict)
 	}
 	r := e.delete(t, "user-1", "task-1")
@@ -228,7 +193,7 @@ func TestDeletePublishFailure(t *testing.T) {
 	want := orig
 	want.UpdatedAt = now // the first attempt's deletion time: the same event
 	fakes.CheckTaskEvent(t, pubs[0], task.EventDeleted, want)
-	assert.Zero(t, e.held.len(), "nothing held once announced")
+	assert.Empty(t, e.held.Keys(), "nothing held once announced")
 
 	r = e.delete(t, "user-1", "task-1")
 	require.Equal(t, http.StatusNotFound, r.Status, "then it is gone: %s", r.Body)
@@ -238,7 +203,12 @@ func TestDeletePublishFailure(t *testing.T) {
 func TestDeleteHoldFailure(t *testing.T) {
 	e := newEnv(t)
 	e.seed(t)
-	e.held.failHold = errors.New("dedupe store down")
+	e.held.Fail = func(op fakes.StateOp, _ string) error {
+		if op == fakes.StateSave {
+			return errors.New("dedupe store down")
+		}
+		return nil
+	}
 	r := e.delete(t, "user-1", "task-1")
 	require.Equal(t, http.StatusInternalServerError, r.Status, "%s", r.Body)
 	r.Problem(t)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
@@ -14,7 +15,7 @@ func main() {
 	fn.Main("delete-task", func(f *fn.Function) error {
 		serve(f, &Handler{
 			Tasks:   taskstore.NewDapr(f.State()),
-			Pending: StateAnnouncements{Store: f.DedupeState()},
+			Pending: state.Records{Store: f.DedupeState(), TTL: heldFor},
 			Events:  f.Publisher(),
 			Log:     f.Logger(),
 			Now:     time.Now,

@@ -17,6 +17,7 @@ import (
 	"github.com/todo-chatbot/functions/shared/runtime/metrics"
 	"github.com/todo-chatbot/functions/shared/runtime/problem"
 	"github.com/todo-chatbot/functions/shared/runtime/request"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
@@ -33,17 +34,11 @@ type Jobs interface {
 	Get(ctx context.Context, name string) (reminder.Job, error) // ErrNoJob
 }
 
-// Fired remembers reminders already sent.
-type Fired interface {
-	Fired(ctx context.Context, reminderID string) (bool, error)
-	MarkFired(ctx context.Context, reminderID string) error
-}
-
 // Handler keeps each task's reminder job in step with the task.
 type Handler struct {
 	Tasks  taskstore.Store
 	Jobs   Jobs
-	Fired  Fired
+	Fired  state.Records // reminders already sent, under firedKey
 	Events events.Publisher
 	Log    *slog.Logger
 	Now    func() time.Time
@@ -108,7 +103,7 @@ func (h *Handler) sync(ctx context.Context, userID, taskID string) (outcome, err
 	if !ok {
 		return cancelled, h.Jobs.Cancel(ctx, name)
 	}
-	done, err := h.Fired.Fired(ctx, due.ID())
+	done, err := h.Fired.Marked(ctx, firedKey(due.ID()))
 	if err != nil {
 		return none, err
 	}
@@ -151,7 +146,7 @@ func (h *Handler) OnJob(ctx context.Context, name string, data []byte) error {
 	}
 	// A job delivered again (the scheduler retries one whose answer was
 	// lost) or after a sweep already fired its reminder sends nothing more.
-	if done, err := h.Fired.Fired(ctx, due.ID()); err != nil || done {
+	if done, err := h.Fired.Marked(ctx, firedKey(due.ID())); err != nil || done {
 		return err
 	}
 	if early := due.RemindAt.Sub(h.Now()); early > 0 {
@@ -176,7 +171,7 @@ func (h *Handler) fire(ctx context.Context, due reminder.Due) error {
 	if err := h.Events.Publish(ctx, reminder.Topic, e); err != nil {
 		return err
 	}
-	if err := h.Fired.MarkFired(ctx, due.ID()); err != nil {
+	if _, err := h.Fired.Mark(ctx, firedKey(due.ID())); err != nil {
 		// Sent but not recorded: a later sweep may fire it again, and
 		// send-notification drops that duplicate.
 		h.Log.WarnContext(ctx, "could not record fired reminder", "reminder", due.ID(), "error", err)

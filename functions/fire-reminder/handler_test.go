@@ -16,6 +16,7 @@ import (
 
 	"github.com/todo-chatbot/functions/shared/runtime/events"
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 	"github.com/todo-chatbot/functions/shared/todo/task"
@@ -77,39 +78,20 @@ func (f *fakeJobs) get(name string) (scheduledJob, bool) {
 	return j, ok
 }
 
-type fakeFired struct {
-	mu    sync.Mutex
-	fired map[string]bool
-}
-
-func (f *fakeFired) Fired(_ context.Context, id string) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.fired[id], nil
-}
-
-func (f *fakeFired) MarkFired(_ context.Context, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fired == nil {
-		f.fired = map[string]bool{}
-	}
-	f.fired[id] = true
-	return nil
-}
-
 type env struct {
 	h     *Handler
 	store *fakes.Store
 	jobs  *fakeJobs
-	fired *fakeFired
+	fired *fakes.State
 	pub   *fakes.Publisher
 	clock *fakes.Clock
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{store: fakes.NewStore(nil), jobs: &fakeJobs{}, fired: &fakeFired{}, pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
-	e.h = &Handler{Tasks: e.store, Jobs: e.jobs, Fired: e.fired, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
+	e := &env{store: fakes.NewStore(nil), jobs: &fakeJobs{}, pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
+	e.fired = fakes.NewState(e.clock)
+	fired := state.Records{Store: state.New(e.fired, "dedupe"), TTL: firedTTL}
+	e.h = &Handler{Tasks: e.store, Jobs: e.jobs, Fired: fired, Events: e.pub, Log: fakes.Logger(t), Now: e.clock.Now}
 	return e
 }
 
@@ -168,8 +150,9 @@ func (e *env) checkDue(t *testing.T, tk task.Task) {
 	assert.Equal(t, want.ID(), p.Event.ID(), "the id is the reminder's identity")
 	assert.JSONEq(t, `{"task_id":"`+tk.ID+`","user_id":"`+tk.UserID+`","title":"`+tk.Title+`",
 		"due_at":"`+tk.DueAt.UTC().Format(time.RFC3339Nano)+`","remind_at":"`+tk.RemindAt.UTC().Format(time.RFC3339Nano)+`"}`, string(p.Event.Data()))
-	fired, _ := e.fired.Fired(context.Background(), due.ID())
+	ttl, fired := e.fired.TTL(firedKey(due.ID()))
 	assert.True(t, fired, "the reminder is recorded as fired")
+	assert.Equal(t, firedTTL, ttl, "for as long as a replay or a sweep may come")
 }
 
 func TestTaskEventSchedulesJob(t *testing.T) {
@@ -467,8 +450,7 @@ func TestJobPublishFailureIsRetried(t *testing.T) {
 	err := e.h.OnJob(context.Background(), "reminder-task-1", data)
 	require.Error(t, err)
 	assert.False(t, fn.IsPermanent(err))
-	fired, _ := e.fired.Fired(context.Background(), reminder.ID("task-1", remindAt))
-	assert.False(t, fired, "not recorded as fired")
+	assert.Empty(t, e.fired.Keys(), "not recorded as fired")
 	require.NoError(t, e.h.OnJob(context.Background(), "reminder-task-1", data))
 	e.checkDue(t, tk)
 }

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
@@ -77,25 +76,9 @@ func isNotFound(err error) bool {
 	return strings.Contains(strings.ToLower(err.Error()), "not found")
 }
 
-// StateFired remembers which reminders went out, for a week, so a replayed
-// event or a sweep never fires one twice.
-type StateFired struct{ Store *state.Store }
-
+// Fired reminders are remembered for a week, so a replayed event or a
+// sweep never fires one twice.
 const firedTTL = 7 * 24 * time.Hour
 
-func (s StateFired) Fired(ctx context.Context, reminderID string) (bool, error) {
-	var v struct{}
-	_, err := s.Store.Get(ctx, "reminder-fired/"+reminderID, &v)
-	if errors.Is(err, state.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func (s StateFired) MarkFired(ctx context.Context, reminderID string) error {
-	err := s.Store.Apply(ctx, state.Create("reminder-fired/"+reminderID, struct{}{}).WithTTL(firedTTL))
-	if errors.Is(err, state.ErrConflict) {
-		return nil
-	}
-	return err
-}
+// firedKey marks a reminder that went out.
+func firedKey(reminderID string) string { return "reminder-fired/" + reminderID }

@@ -13,6 +13,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskapi"
@@ -21,11 +22,11 @@ import (
 
 func main() {
 	fn.Main("fire-reminder", func(f *fn.Function) error {
-		f.Dedupe(fn.StateDeduper{Store: f.DedupeState(), TTL: 24 * time.Hour})
+		f.Dedupe(state.Records{Store: f.DedupeState(), TTL: 24 * time.Hour})
 		serve(f, &Handler{
 			Tasks:  taskstore.NewDapr(f.State()),
 			Jobs:   DaprJobs{Client: f.Dapr()},
-			Fired:  StateFired{Store: f.DedupeState()},
+			Fired:  state.Records{Store: f.DedupeState(), TTL: firedTTL},
 			Events: f.Publisher(),
 			Log:    f.Logger(),
 			Now:    time.Now,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 	"github.com/todo-chatbot/functions/shared/todo/notify"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
@@ -26,89 +26,9 @@ var (
 	dueAt    = fakes.Time("2026-03-01T18:00:00Z")
 )
 
-// memRecords keeps delivery records in memory with StateRecords'
-// semantics: Claim is first-write with a lease, List returns the sent ones
-// newest first.
-type memRecords struct {
-	mu       sync.Mutex
-	now      func() time.Time
-	recs     map[string]notify.Notification // by user/id
-	leases   map[string]time.Time           // pending records' claims
-	failMark []error
-	fail     error // fails Claim and List
-}
-
-func (m *memRecords) Claim(_ context.Context, n notify.Notification) (notify.Notification, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return n, false, m.fail
-	}
-	if m.recs == nil {
-		m.recs, m.leases = map[string]notify.Notification{}, map[string]time.Time{}
-	}
-	key := n.UserID + "/" + n.ID
-	if held, ok := m.recs[key]; ok {
-		if held.Status == notify.StatusSent {
-			return held, false, nil
-		}
-		if m.now().Before(m.leases[key]) {
-			return held, false, notify.ErrInProgress
-		}
-	}
-	m.recs[key], m.leases[key] = n, m.now().Add(notify.Lease)
-	return n, true, nil
-}
-
-func (m *memRecords) Release(_ context.Context, n notify.Notification) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key := n.UserID + "/" + n.ID
-	if m.recs[key].Status != notify.StatusSent {
-		delete(m.recs, key)
-		delete(m.leases, key)
-	}
-	return nil
-}
-
-func (m *memRecords) MarkSent(_ context.Context, n notify.Notification) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.failMark) > 0 {
-		err := m.failMark[0]
-		m.failMark = m.failMark[1:]
-		return err
-	}
-	m.recs[n.UserID+"/"+n.ID] = n
-	return nil
-}
-
-func (m *memRecords) List(_ context.Context, userID string) ([]notify.Notification, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return nil, m.fail
-	}
-	out := []notify.Notification{}
-	for _, n := range m.recs {
-		if n.UserID == userID && n.Status == notify.StatusSent {
-			out = append(out, n)
-		}
-	}
-	notify.SortNewestFirst(out)
-	return out, nil
-}
-
-func (m *memRecords) get(userID, id string) (notify.Notification, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, ok := m.recs[userID+"/"+id]
-	return n, ok
-}
-
 type env struct {
 	h       *Handler
-	records *memRecords
+	state   *fakes.State
 	channel *fakes.Channel
 	clock   *fakes.Clock
 	routes  http.Handler
@@ -116,12 +36,20 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	e := &env{channel: &fakes.Channel{}, clock: fakes.NewClock(now)}
-	e.records = &memRecords{now: e.clock.Now}
-	e.h = &Handler{Records: e.records, Channel: e.channel, Log: fakes.Logger(t), Now: e.clock.Now}
+	e.state = fakes.NewState(e.clock)
+	records := notify.StateRecords{Store: state.New(e.state, "tasks"), Now: e.clock.Now}
+	e.h = &Handler{Records: records, Channel: e.channel, Log: fakes.Logger(t), Now: e.clock.Now}
 	f := fakes.Function(t, "send-notification")
 	serve(f, e.h)
 	e.routes = f
 	return e
+}
+
+// record reads the delivery record of the user's notification id.
+func (e *env) record(userID, id string) (notify.Notification, bool) {
+	var n notify.Notification
+	_, err := state.New(e.state, "tasks").Get(context.Background(), "notification/"+userID+"/"+id, &n)
+	return n, err == nil
 }
 
 func due(taskID string) reminder.Due {
@@ -155,7 +83,7 @@ func TestOnDueDelivers(t *testing.T) {
 	assert.Equal(t, &remindAt, n.RemindAt)
 	assert.Equal(t, "fake", n.Channel)
 
-	rec, ok := e.records.get("user-1", n.ID)
+	rec, ok := e.record("user-1", n.ID)
 	require.True(t, ok)
 	assert.Equal(t, notify.StatusSent, rec.Status)
 	assert.Equal(t, &now, rec.SentAt)
@@ -176,7 +104,7 @@ func TestOnDueRedeliveredDeliversNothing(t *testing.T) {
 
 	assert.Len(t, e.channel.Delivered(), 1, "delivered once")
 	assert.Equal(t, 1, e.channel.Attempts(), "not even attempted again")
-	rec, _ := e.records.get("user-1", notify.FromDue(due("task-1"), "fake").ID)
+	rec, _ := e.record("user-1", notify.FromDue(due("task-1"), "fake").ID)
 	assert.Equal(t, &now, rec.SentAt, "the record keeps the first delivery")
 
 	// A moved reminder is a new one.
@@ -195,13 +123,13 @@ func TestOnDueChannelFailureIsRetried(t *testing.T) {
 	assert.False(t, fn.IsPermanent(err), "asks for redelivery")
 	assert.Empty(t, e.channel.Delivered())
 	id := notify.FromDue(due("task-1"), "fake").ID
-	_, ok := e.records.get("user-1", id)
+	_, ok := e.record("user-1", id)
 	assert.False(t, ok, "a failed delivery gives its claim up")
 
 	e.clock.Advance(5 * time.Second)
 	require.NoError(t, e.h.OnDue(context.Background(), ev), "the redelivery succeeds")
 	assert.Len(t, e.channel.Delivered(), 1)
-	rec, _ := e.records.get("user-1", id)
+	rec, _ := e.record("user-1", id)
 	assert.Equal(t, notify.StatusSent, rec.Status)
 	assert.Equal(t, now.Add(5*time.Second), *rec.SentAt)
 
@@ -212,7 +140,14 @@ func TestOnDueChannelFailureIsRetried(t *testing.T) {
 func TestOnDueRecordFailureIsRetried(t *testing.T) {
 	e := newEnv(t)
 	ev := dueEvent(t, due("task-1"))
-	e.records.failMark = []error{errors.New("state store down")}
+	failed := false
+	e.state.Fail = func(op fakes.StateOp, _ string) error {
+		if op == fakes.StateTransact && !failed {
+			failed = true
+			return errors.New("state store down")
+		}
+		return nil
+	}
 	err := e.h.OnDue(context.Background(), ev)
 	require.Error(t, err)
 	assert.False(t, fn.IsPermanent(err))
@@ -222,7 +157,7 @@ func TestOnDueRecordFailureIsRetried(t *testing.T) {
 	e.clock.Advance(notify.Lease)
 	require.NoError(t, e.h.OnDue(context.Background(), ev))
 	assert.Len(t, e.channel.Delivered(), 2)
-	rec, _ := e.records.get("user-1", notify.FromDue(due("task-1"), "fake").ID)
+	rec, _ := e.record("user-1", notify.FromDue(due("task-1"), "fake").ID)
 	assert.Equal(t, notify.StatusSent, rec.Status)
 }
 
@@ -278,7 +213,7 @@ func TestOnDueMalformed(t *testing.T) {
 			require.Error(t, err)
 			assert.True(t, fn.IsPermanent(err), "dead-lettered, not retried: %v", err)
 			assert.Zero(t, e.channel.Attempts())
-			assert.Empty(t, e.records.recs)
+			assert.Empty(t, e.state.Keys())
 		})
 	}
 }
@@ -354,7 +289,7 @@ func TestSendMessageInvalid(t *testing.T) {
 				r.Problem(t)
 			}
 			assert.Zero(t, e.channel.Attempts(), "nothing delivered")
-			assert.Empty(t, e.records.recs, "nothing recorded")
+			assert.Empty(t, e.state.Keys(), "nothing recorded")
 		})
 	}
 }
@@ -413,7 +348,7 @@ func TestListEmptyAndInvalid(t *testing.T) {
 
 func TestRecordsFailure(t *testing.T) {
 	e := newEnv(t)
-	e.records.fail = errors.New("state store down")
+	e.state.Fail = func(fakes.StateOp, string) error { return errors.New("state store down") }
 	err := e.h.OnDue(context.Background(), dueEvent(t, due("task-1")))
 	require.Error(t, err)
 	assert.False(t, fn.IsPermanent(err))

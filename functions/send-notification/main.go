@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/notify"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
@@ -20,7 +21,7 @@ func main() {
 		if err := fn.ReadEnv(&c); err != nil {
 			return err
 		}
-		f.Dedupe(fn.StateDeduper{Store: f.DedupeState(), TTL: 24 * time.Hour})
+		f.Dedupe(state.Records{Store: f.DedupeState(), TTL: 24 * time.Hour})
 		serve(f, &Handler{
 			Records: notify.StateRecords{Store: f.State()},
 			Channel: notify.Webhook{

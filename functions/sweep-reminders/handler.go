@@ -21,7 +21,6 @@ import (
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
-const source = "sweep-reminders"
 
 // The window of one run. A run covers the agenda from its previous
 // successful run (less overlap, for writes that committed late) to ahead
@@ -36,17 +35,13 @@ const (
 	ahead    = 2 * time.Minute
 )
 
+// overdueMarked is how long a task's overdue announcement is remembered:
+// longer than the lookback window it guards.
+const overdueMarked = 2 * lookback
+
 // Reconciler reconciles one user's reminders (fire-reminder does).
 type Reconciler interface {
 	Reconcile(ctx context.Context, req reminder.Reconcile) (reminder.ReconcileResult, error)
-}
-
-// Marks remembers which tasks were announced overdue.
-type Marks interface {
-	// Mark records key and reports whether it was new.
-	Mark(ctx context.Context, key string, ttl time.Duration) (bool, error)
-	// Unmark forgets key, so a later Mark of it is new again.
-	Unmark(ctx context.Context, key string) error
 }
 
 // Progress remembers when the last run that did all its work started.
@@ -60,7 +55,7 @@ type Progress interface {
 type Handler struct {
 	Tasks      taskstore.Store
 	Reconciler Reconciler
-	Marks      Marks
+	Marks      state.Records // tasks announced overdue, for overdueMarked
 	Progress   Progress
 	Events     events.Publisher
 	Log        *slog.Logger
@@ -181,13 +176,13 @@ func (h *Handler) sweepUser(ctx context.Context, userID string, tasks []task.Tas
 // sweep sees it overdue at this due time.
 func (h *Handler) announceOverdue(ctx context.Context, t task.Task) (bool, error) {
 	key := "overdue/" + t.UserID + "/" + t.ID + "/" + t.DueAt.UTC().Format(time.RFC3339Nano)
-	first, err := h.Marks.Mark(ctx, key, 2*lookback)
+	first, err := h.Marks.Mark(ctx, key)
 	if err != nil || !first {
 		return false, err
 	}
 	if err := taskapi.Publish(ctx, h.Events, task.EventOverdue, t); err != nil {
 		// Not announced: release the mark so the next sweep tries again.
-		if uerr := h.Marks.Unmark(ctx, key); uerr != nil {
+		if uerr := h.Marks.Delete(ctx, key); uerr != nil {
 			h.Log.WarnContext(ctx, "overdue event lost: its mark could not be released", "task_id", t.ID, "error", uerr)
 		}
 		return false, err
@@ -216,21 +211,6 @@ func (i Invoker) Reconcile(ctx context.Context, req reminder.Reconcile) (reminde
 		return res, fmt.Errorf("%s/reconcile answer: %w", i.AppID, err)
 	}
 	return res, nil
-}
-
-// StateMarks keeps marks in a state store with a TTL.
-type StateMarks struct{ Store *state.Store }
-
-func (s StateMarks) Mark(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	err := s.Store.Apply(ctx, state.Create(key, struct{}{}).WithTTL(ttl))
-	if errors.Is(err, state.ErrConflict) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func (s StateMarks) Unmark(ctx context.Context, key string) error {
-	return s.Store.Apply(ctx, state.Delete(key, ""))
 }
 
 // progressKey holds the start of the last complete run, in the tasks store.

@@ -11,10 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 	"github.com/todo-chatbot/functions/shared/todo/task"
-	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 var now = fakes.Time("2026-03-02T12:00:00Z")
@@ -46,36 +46,6 @@ func (f *fakeReconciler) requests() map[string][]string {
 	return out
 }
 
-// fakeMarks is a set of keys; Mark adds one and says whether it was new.
-type fakeMarks struct {
-	mu   sync.Mutex
-	keys map[string]time.Duration
-	fail error
-}
-
-func (f *fakeMarks) Mark(_ context.Context, key string, ttl time.Duration) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return false, f.fail
-	}
-	if f.keys == nil {
-		f.keys = map[string]time.Duration{}
-	}
-	if _, ok := f.keys[key]; ok {
-		return false, nil
-	}
-	f.keys[key] = ttl
-	return true, nil
-}
-
-func (f *fakeMarks) Unmark(_ context.Context, key string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.keys, key)
-	return nil
-}
-
 // fakeProgress holds the last complete run's start.
 type fakeProgress struct {
 	last time.Time
@@ -93,19 +63,18 @@ type env struct {
 	h        *Handler
 	store    *fakes.Store
 	rec      *fakeReconciler
-	marks    *fakeMarks
+	marks    *fakes.State
 	progress *fakeProgress
 	pub      *fakes.Publisher
 	clock    *fakes.Clock
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{rec: &fakeReconciler{}, marks: &fakeMarks{}, progress: &fakeProgress{},
-		pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
-	mem := taskstore.NewMemory()
-	mem.Now = e.clock.Now
-	e.store = fakes.NewStore(mem)
-	e.h = &Handler{Tasks: e.store, Reconciler: e.rec, Marks: e.marks, Progress: e.progress, Events: e.pub,
+	e := &env{rec: &fakeReconciler{}, progress: &fakeProgress{}, pub: &fakes.Publisher{}, clock: fakes.NewClock(now)}
+	e.marks = fakes.NewState(e.clock)
+	e.store = fakes.NewStore(fakes.NewTasks(e.clock))
+	marks := state.Records{Store: state.New(e.marks, "dedupe"), TTL: overdueMarked}
+	e.h = &Handler{Tasks: e.store, Reconciler: e.rec, Marks: marks, Progress: e.progress, Events: e.pub,
 		Log: fakes.Logger(t), Now: e.clock.Now}
 	return e
 }
@@ -147,7 +116,10 @@ func TestSweepAnnouncesOverdueOnce(t *testing.T) {
 	}
 	fakes.CheckTaskEvent(t, byID["overdue"], task.EventOverdue, overdue)
 	fakes.CheckTaskEvent(t, byID["theirs"], task.EventOverdue, other)
-	for _, ttl := range e.marks.keys {
+	require.Len(t, e.marks.Keys(), 2)
+	for _, k := range e.marks.Keys() {
+		ttl, ok := e.marks.TTL(k)
+		assert.True(t, ok)
 		assert.GreaterOrEqual(t, ttl, lookback, "the mark outlives the window it guards")
 	}
 
@@ -288,7 +260,7 @@ func TestSweepOverduePublishFailureIsRetriedNextRun(t *testing.T) {
 func TestSweepMarksFailure(t *testing.T) {
 	e := newEnv(t)
 	e.add(t, "user-1", "t", due(-time.Hour))
-	e.marks.fail = errors.New("dedupe store down")
+	e.marks.Fail = func(fakes.StateOp, string) error { return errors.New("dedupe store down") }
 	require.Error(t, e.h.Sweep(context.Background()))
 	assert.Empty(t, e.pub.Events(), "not announced without a mark: it could be announced twice")
 }
@@ -296,15 +268,16 @@ func TestSweepMarksFailure(t *testing.T) {
 func TestSweepUnmarkFailureIsLogged(t *testing.T) {
 	e := newEnv(t)
 	e.add(t, "user-1", "t", due(-time.Hour))
-	e.h.Marks = unmarkFails{e.marks}
+	e.marks.Fail = func(op fakes.StateOp, _ string) error {
+		if op == fakes.StateDelete {
+			return errors.New("dedupe store down")
+		}
+		return nil
+	}
 	e.pub.FailNext(nil)
 	require.Error(t, e.h.Sweep(context.Background()))
 	assert.Empty(t, e.pub.Events())
 }
-
-type unmarkFails struct{ *fakeMarks }
-
-func (unmarkFails) Unmark(context.Context, string) error { return errors.New("dedupe store down") }
 
 // invokeClient answers Dapr service invocation with answer.
 type invokeClient struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
@@ -24,7 +25,7 @@ func main() {
 		serve(f, c.Binding, &Handler{
 			Tasks:      taskstore.NewDapr(f.State()),
 			Reconciler: Invoker{Client: f.Dapr(), AppID: c.FireReminder},
-			Marks:      StateMarks{Store: f.DedupeState()},
+			Marks:      state.Records{Store: f.DedupeState(), TTL: overdueMarked},
 			Progress:   StateProgress{Store: f.State()},
 			Events:     f.Publisher(),
 			Log:        f.Logger(),

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -10,14 +9,11 @@ import (
 	"github.com/todo-chatbot/functions/shared/runtime/events"
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
 	"github.com/todo-chatbot/functions/shared/runtime/request"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskapi"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
-
-// maxAttempts bounds retries when another writer changed the task between
-// our read and our write: the patch is re-applied to the fresh task.
-const maxAttempts = 5
 
 // Handler updates tasks.
 type Handler struct {
@@ -38,8 +34,10 @@ func (h *Handler) Update(w http.ResponseWriter, r *http.Request) error {
 	if err := request.DecodeJSON(r, &patch, request.AcceptMergePatch()); err != nil {
 		return err
 	}
+	// Another writer may change the task between our read and our write:
+	// the patch is then re-applied to the fresh task.
 	var updated task.Task
-	for attempt := 1; ; attempt++ {
+	err = state.RetryOnConflict(ctx, taskstore.Reapply, taskstore.ErrConflict, func() error {
 		cur, v, err := h.Tasks.Get(ctx, userID, taskID)
 		if err != nil {
 			return err
@@ -47,13 +45,10 @@ func (h *Handler) Update(w http.ResponseWriter, r *http.Request) error {
 		if updated, err = cur.ApplyPatch(patch, h.Now()); err != nil {
 			return err
 		}
-		err = h.Tasks.Update(ctx, updated, v)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, taskstore.ErrConflict) || attempt == maxAttempts {
-			return err
-		}
+		return h.Tasks.Update(ctx, updated, v)
+	})
+	if err != nil {
+		return err
 	}
 	if err := taskapi.Publish(ctx, h.Events, task.EventUpdated, updated); err != nil {
 		return err

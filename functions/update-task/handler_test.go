@@ -251,13 +251,13 @@ func TestUpdateConflictGivesUp(t *testing.T) {
 	e := newEnv(t)
 	orig := e.seed(t)
 	_, v := e.get(t, "user-1", "task-1")
-	for range maxAttempts {
+	for range taskstore.Reapply.Attempts {
 		e.store.FailNext(fakes.OpUpdate, taskstore.ErrConflict)
 	}
 	r := e.patch(t, "user-1", "task-1", `{"priority":"low"}`)
 	require.Equal(t, http.StatusConflict, r.Status, "%s", r.Body)
 	r.Problem(t)
-	assert.Equal(t, maxAttempts, e.store.Calls(fakes.OpUpdate))
+	assert.Equal(t, taskstore.Reapply.Attempts, e.store.Calls(fakes.OpUpdate))
 	e.unchanged(t, orig, v)
 }
 

@@ -217,7 +217,7 @@ func TestTriggersThroughDapr(t *testing.T) {
 	require.NoError(t, err)
 
 	rec := newRecorder()
-	f.Dedupe(fn.StateDeduper{Store: f.DedupeState(), TTL: time.Hour})
+	f.Dedupe(state.Records{Store: f.DedupeState(), TTL: time.Hour})
 	f.Handle("GET /hello", func(w http.ResponseWriter, r *http.Request) error {
 		_, err := io.WriteString(w, "hello from "+appID)
 		return err

@@ -181,7 +181,7 @@ func DedupeKey(function string, e cloudevents.Event) string {
 func (f *Function) handleEvent(ctx context.Context, via, topic string, e cloudevents.Event, h EventHandler) error {
 	key := DedupeKey(f.cfg.Name, e)
 	if f.dedupe != nil {
-		seen, err := f.dedupe.Seen(ctx, key)
+		seen, err := f.dedupe.Marked(ctx, key)
 		if err != nil {
 			f.log.WarnContext(ctx, "dedupe lookup failed; will retry", "via", via, "id", e.ID(), "error", err)
 			return err
@@ -200,7 +200,7 @@ func (f *Function) handleEvent(ctx context.Context, via, topic string, e cloudev
 	case err == nil:
 		metrics.Events.WithLabelValues(topic, metrics.Success).Inc()
 		if f.dedupe != nil {
-			if err := f.dedupe.Mark(ctx, key); err != nil {
+			if _, err := f.dedupe.Mark(ctx, key); err != nil {
 				// The effect happened; handlers are idempotent, so a
 				// redelivery after this is harmless.
 				f.log.WarnContext(ctx, "could not record processed event", "id", e.ID(), "error", err)

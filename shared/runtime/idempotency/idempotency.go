@@ -7,10 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/problem"
@@ -29,15 +26,6 @@ type Record struct {
 	ResourceID  string `json:"resource_id"`
 	Fingerprint string `json:"fingerprint"`
 	Published   bool   `json:"published"`
-}
-
-// Keys stores records.
-type Keys interface {
-	// Claim stores r under key unless a record is there; it returns the
-	// record that holds the key afterwards and whether it is r.
-	Claim(ctx context.Context, key string, r Record) (Record, bool, error)
-	// Done marks the key's event as published.
-	Done(ctx context.Context, key string, r Record) error
 }
 
 // Fingerprint identifies a request body regardless of key order.
@@ -68,58 +56,29 @@ func FromRequest(r *http.Request) (string, error) {
 // ErrMismatch: the key was used before with a different body.
 var ErrMismatch = problem.New(http.StatusUnprocessableEntity, "this Idempotency-Key was used with a different request body")
 
-// StateKeys keeps records in a Dapr state store with a TTL.
-type StateKeys struct{ Store *state.Store }
+// Keys keeps records in a state store, each for TTL.
+type Keys struct{ records state.Records }
 
-func (s StateKeys) Claim(ctx context.Context, key string, r Record) (Record, bool, error) {
-	err := s.Store.Apply(ctx, state.Create(key, r).WithTTL(TTL))
-	if err == nil {
-		return r, true, nil
-	}
-	if !errors.Is(err, state.ErrConflict) {
+// NewKeys returns the Keys kept in st.
+func NewKeys(st *state.Store) Keys { return Keys{records: state.Records{Store: st, TTL: TTL}} }
+
+// Claim stores r under key unless a record is there; it returns the
+// record that holds the key afterwards and whether it is r. A record is
+// never taken over: a retry finds the first request's.
+func (k Keys) Claim(ctx context.Context, key string, r Record) (Record, bool, error) {
+	var held Record
+	claimed, err := k.records.Claim(ctx, key, r, &held)
+	if err != nil {
 		return Record{}, false, err
 	}
-	var held Record
-	if _, err := s.Store.Get(ctx, key, &held); err != nil {
-		return Record{}, false, fmt.Errorf("idempotency key held but unreadable: %w", err)
+	if claimed {
+		return r, true, nil
 	}
 	return held, false, nil
 }
 
-func (s StateKeys) Done(ctx context.Context, key string, r Record) error {
+// Done marks the key's event as published.
+func (k Keys) Done(ctx context.Context, key string, r Record) error {
 	r.Published = true
-	// A key created first-write can only be overwritten with its ETag (Redis).
-	var held Record
-	etag, err := s.Store.Get(ctx, key, &held)
-	if err != nil {
-		return err
-	}
-	return s.Store.Apply(ctx, state.Put(key, r, etag).WithTTL(TTL))
-}
-
-// Memory keeps records in memory, for tests.
-type Memory struct {
-	mu sync.Mutex
-	m  map[string]Record
-}
-
-func (m *Memory) Claim(_ context.Context, key string, r Record) (Record, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.m == nil {
-		m.m = map[string]Record{}
-	}
-	if held, ok := m.m[key]; ok {
-		return held, false, nil
-	}
-	m.m[key] = r
-	return r, true, nil
-}
-
-func (m *Memory) Done(_ context.Context, key string, r Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r.Published = true
-	m.m[key] = r
-	return nil
+	return k.records.Finish(ctx, key, r)
 }

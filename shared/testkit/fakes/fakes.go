@@ -1,7 +1,7 @@
 // Package fakes is test support for the functions' handler tests: small
 // in-memory stand-ins for what the handlers talk to (a recording event
-// Publisher, a settable Clock, a notification Channel, a task Store that
-// injects failures) and helpers to call an http.Handler and check the task
+// Publisher, a settable Clock, a notification Channel, a Dapr State store
+// and a task Store over it that injects failures) and helpers to call an http.Handler and check the task
 // events a mutation published. It is imported only by _test.go files.
 package fakes
 

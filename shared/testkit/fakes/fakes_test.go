@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/todo-chatbot/functions/shared/runtime/problem"
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 	"github.com/todo-chatbot/functions/shared/todo/notify"
 	"github.com/todo-chatbot/functions/shared/todo/task"
@@ -160,4 +161,41 @@ func TestCheckTaskEvent(t *testing.T) {
 	require.NoError(t, taskapi.Publish(context.Background(), p, task.EventUpdated, tk))
 	fakes.CheckTaskEvent(t, p.Published()[0], task.EventUpdated, tk)
 	assert.Equal(t, tk, fakes.DecodeTask(t, p.Events()[0].Data()))
+}
+
+func TestState(t *testing.T) {
+	ctx := context.Background()
+	clock := fakes.NewClock(fakes.Time("2026-03-01T10:00:00Z"))
+	f := fakes.NewState(clock)
+	st := state.New(f, "s")
+	require.NoError(t, st.Apply(ctx, state.Put("a", 1, "").WithTTL(time.Minute)))
+	require.NoError(t, st.Apply(ctx, state.Put("b", 2, "")))
+	assert.Equal(t, []string{"a", "b"}, f.Keys())
+	ttl, ok := f.TTL("a")
+	assert.True(t, ok)
+	assert.Equal(t, time.Minute, ttl)
+	_, ok = f.TTL("b")
+	assert.False(t, ok, "no TTL")
+
+	var v int
+	_, err := st.Get(ctx, "a", &v)
+	require.NoError(t, err)
+	assert.Equal(t, 1, f.Reads())
+
+	clock.Advance(time.Minute)
+	_, err = st.Get(ctx, "a", &v)
+	assert.ErrorIs(t, err, state.ErrNotFound, "expired on the clock")
+	assert.Equal(t, []string{"b"}, f.Keys())
+
+	f.Fail = func(op fakes.StateOp, key string) error {
+		if op == fakes.StateSave && key == "b" {
+			return fakes.ErrInjected
+		}
+		return nil
+	}
+	assert.ErrorIs(t, st.Apply(ctx, state.Put("b", 3, "")), fakes.ErrInjected)
+	require.NoError(t, st.Apply(ctx, state.Put("c", 3, "")), "only what Fail names fails")
+	_, err = st.Get(ctx, "b", &v)
+	require.NoError(t, err)
+	assert.Equal(t, 2, v, "a failed write changes nothing")
 }

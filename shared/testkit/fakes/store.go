@@ -5,12 +5,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
 // Op names a taskstore.Store method.
 type Op string
+
+// NewTasks is the task store over a new State whose TTLs run on clock
+// (the wall clock when nil), and whose writes file the agenda at its time.
+func NewTasks(clock *Clock) *taskstore.Dapr {
+	s := taskstore.NewDapr(state.New(NewState(clock), "tasks"))
+	if clock != nil {
+		s.Now = clock.Now
+	}
+	return s
+}
 
 // The Store methods.
 const (
@@ -24,8 +35,8 @@ const (
 	OpAgenda   Op = "Agenda"
 )
 
-// Store wraps a taskstore.Store (a taskstore.Memory when Inner is nil) and
-// can fail or interfere with its calls.
+// Store wraps a taskstore.Store (the Dapr one over a State when Inner is
+// nil) and can fail or interfere with its calls.
 type Store struct {
 	Inner taskstore.Store
 	// Before, when set, runs before every call, with the user and task the
@@ -41,10 +52,10 @@ type Store struct {
 
 var _ taskstore.Store = (*Store)(nil)
 
-// NewStore wraps inner; a nil inner is a new taskstore.Memory.
+// NewStore wraps inner; a nil inner is a new, empty NewTasks(nil).
 func NewStore(inner taskstore.Store) *Store {
 	if inner == nil {
-		inner = taskstore.NewMemory()
+		inner = NewTasks(nil)
 	}
 	return &Store{Inner: inner}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/todo-chatbot/functions/shared/runtime/problem"
 	"github.com/todo-chatbot/functions/shared/runtime/request"
 	"github.com/todo-chatbot/functions/shared/runtime/state"
+	"github.com/todo-chatbot/functions/shared/todo/ids"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
@@ -47,14 +48,12 @@ type Notification struct {
 	Channel  string     `json:"channel"`
 }
 
-var idNamespace = uuid.MustParse("c6f0f0a2-5c51-4a55-8f3e-4b8f0f6d2a90")
-
 // FromDue is the notification of a due reminder. Its id is derived from
 // the reminder's identity: the same reminder is always the same record.
 func FromDue(d reminder.Due, channel string) Notification {
 	remind := d.RemindAt.UTC()
 	return Notification{
-		ID:       uuid.NewSHA1(idNamespace, []byte(d.ID())).String(),
+		ID:       ids.Notification.Of(d.ID()),
 		UserID:   d.UserID,
 		TaskID:   d.TaskID,
 		Kind:     KindReminder,
@@ -137,69 +136,30 @@ type inbox struct {
 	IDs []string `json:"ids"`
 }
 
-// claim is a pending record as stored: the notification and until when
-// its delivery is claimed. A sent record is stored without the lease.
-type claim struct {
-	Notification
-	LeaseUntil *time.Time `json:"lease_until,omitempty"`
-}
-
-func (s StateRecords) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+// claims are the records as Claim and Release see them: a pending
+// record is stored with its claim's lease (beside the notification's
+// fields, as "lease_until"), a sent one without, so it is never claimed
+// again.
+func (s StateRecords) claims() state.Records {
+	return state.Records{Store: s.Store, Lease: Lease, Now: s.Now}
 }
 
 func (s StateRecords) Claim(ctx context.Context, n Notification) (Notification, bool, error) {
-	key := recordKey(n.UserID, n.ID)
-	now := s.now().UTC()
-	until := now.Add(Lease)
-	mine := claim{Notification: n, LeaseUntil: &until}
-	err := s.Store.Apply(ctx, state.Create(key, mine))
-	if err == nil {
+	var held Notification
+	claimed, err := s.claims().Claim(ctx, recordKey(n.UserID, n.ID), n, &held)
+	switch {
+	case claimed:
 		return n, true, nil
-	}
-	if !errors.Is(err, state.ErrConflict) {
+	case errors.Is(err, state.ErrLeased):
+		return held, false, ErrInProgress
+	case err != nil:
 		return n, false, err
 	}
-	var held claim
-	etag, err := s.Store.Get(ctx, key, &held)
-	if err != nil {
-		return n, false, err
-	}
-	if held.Status == StatusSent {
-		return held.Notification, false, nil
-	}
-	if held.LeaseUntil != nil && now.Before(*held.LeaseUntil) {
-		return held.Notification, false, ErrInProgress
-	}
-	// The claim lapsed (its holder crashed or gave up): take it over,
-	// first-write, so two deliveries cannot both take it.
-	err = s.Store.Apply(ctx, state.Put(key, mine, etag))
-	if errors.Is(err, state.ErrConflict) {
-		return held.Notification, false, ErrInProgress
-	}
-	if err != nil {
-		return n, false, err
-	}
-	return n, true, nil
+	return held, false, nil
 }
 
 func (s StateRecords) Release(ctx context.Context, n Notification) error {
-	key := recordKey(n.UserID, n.ID)
-	var held claim
-	etag, err := s.Store.Get(ctx, key, &held)
-	if errors.Is(err, state.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if held.Status == StatusSent {
-		return nil
-	}
-	return s.Store.Apply(ctx, state.Delete(key, etag))
+	return s.claims().Release(ctx, recordKey(n.UserID, n.ID))
 }
 
 func (s StateRecords) MarkSent(ctx context.Context, n Notification) error {
@@ -209,7 +169,8 @@ func (s StateRecords) MarkSent(ctx context.Context, n Notification) error {
 	if err != nil {
 		return err
 	}
-	for attempt := 0; attempt < 8; attempt++ {
+	// Deliveries to one user race for their inbox.
+	err = state.RetryOnConflict(ctx, state.OnContention, state.ErrConflict, func() error {
 		var ib inbox
 		etag, err := s.Store.Get(ctx, inboxKey(n.UserID), &ib)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
@@ -222,12 +183,12 @@ func (s StateRecords) MarkSent(ctx context.Context, n Notification) error {
 		if etag == "" {
 			inboxOp = state.Create(inboxKey(n.UserID), ib)
 		}
-		err = s.Store.Transact(ctx, state.Put(recordKey(n.UserID, n.ID), n, recTag), inboxOp)
-		if !errors.Is(err, state.ErrConflict) {
-			return err
-		}
+		return s.Store.Transact(ctx, state.Put(recordKey(n.UserID, n.ID), n, recTag), inboxOp)
+	})
+	if errors.Is(err, state.ErrConflict) {
+		return fmt.Errorf("inbox of %s kept changing: %w", n.UserID, err)
 	}
-	return fmt.Errorf("inbox of %s kept changing", n.UserID)
+	return err
 }
 
 func (s StateRecords) List(ctx context.Context, userID string) ([]Notification, error) {

@@ -4,9 +4,9 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/google/uuid"
 
 	"github.com/todo-chatbot/functions/shared/runtime/events"
+	"github.com/todo-chatbot/functions/shared/todo/ids"
 )
 
 // Job is the data of a reminder job: enough to tell, when it fires,
@@ -37,8 +37,6 @@ type ReconcileResult struct {
 	AlreadyDone int `json:"already_done"`
 }
 
-var dueNamespace = uuid.MustParse("7d4c7b9e-3a43-4c8e-9a5e-3f1f1d2b6c11")
-
 // Event is the reminder.due CloudEvent of d. Its id is derived from the
 // reminder's identity, so a reminder fired twice (job retry, sweep) is one
 // event to consumers.
@@ -47,6 +45,6 @@ func (d Due) Event() (cloudevents.Event, error) {
 	if err != nil {
 		return e, err
 	}
-	e.SetID(uuid.NewSHA1(dueNamespace, []byte(d.ID())).String())
+	e.SetID(ids.ReminderDue.Of(d.ID()))
 	return e, nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/todo-chatbot/functions/shared/todo/ids"
 )
 
 // Topic is the pub/sub topic every task event is published on, keyed by
@@ -140,14 +142,10 @@ func NewID() string {
 	return uuid.Must(uuid.NewV7()).String()
 }
 
-// occurrenceSpace is the UUIDv5 namespace of next-occurrence ids.
-var occurrenceSpace = uuid.MustParse("547764cf-d210-4491-b39f-cce83a493059")
-
 // NextID returns the id of the occurrence of parentID's series due at due.
 // It is a UUIDv5 of both, so completing the same task twice (a retried
 // request or a redelivered event) names the same next task, and storing it
 // again overwrites rather than duplicates it.
 func NextID(parentID string, due time.Time) string {
-	name := parentID + "\x00" + due.UTC().Format(time.RFC3339Nano)
-	return uuid.NewSHA1(occurrenceSpace, []byte(name)).String()
+	return ids.Occurrence.Of(parentID, due.UTC().Format(time.RFC3339Nano))
 }

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/google/uuid"
 
 	"github.com/todo-chatbot/functions/shared/runtime/events"
 	"github.com/todo-chatbot/functions/shared/runtime/problem"
 	"github.com/todo-chatbot/functions/shared/runtime/request"
+	"github.com/todo-chatbot/functions/shared/todo/ids"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
@@ -55,9 +55,6 @@ func Problem(err error) *problem.Problem {
 // published.
 var ErrNotPublished = errors.New("change stored but its event was not published")
 
-// eventNamespace scopes the ids of task events.
-var eventNamespace = uuid.MustParse("1b671a64-40d5-491e-99b0-da01ff1f9341")
-
 // Event is the CloudEvent of one change to t. Its id is derived from the
 // change (type, task, updated_at), so publishing it again after a retry
 // yields the same id and consumers process it once.
@@ -66,7 +63,7 @@ func Event(eventType string, t task.Task) (cloudevents.Event, error) {
 	if err != nil {
 		return e, err
 	}
-	e.SetID(uuid.NewSHA1(eventNamespace, []byte(eventType+"\x00"+t.UserID+"\x00"+t.ID+"\x00"+t.UpdatedAt.UTC().Format(time.RFC3339Nano))).String())
+	e.SetID(ids.TaskEvent.Of(eventType, t.UserID, t.ID, t.UpdatedAt.UTC().Format(time.RFC3339Nano)))
 	return e, nil
 }
 

@@ -83,7 +83,7 @@ func agendaMinutes(t task.Task, now time.Time) []time.Time {
 // agendaOps returns the writes that add the entries of tasks to the
 // agenda, for the minutes that do not have them yet.
 func (d *Dapr) agendaOps(ctx context.Context, tasks ...task.Task) ([]state.Op, error) {
-	now := d.now()
+	now := d.Now()
 	adds := map[string][]agendaEntry{}
 	minutes := map[string]time.Time{}
 	var keys []string

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/todo-chatbot/functions/shared/runtime/sidecar"
-	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/testkit/devstack"
 )
 
@@ -19,12 +17,7 @@ func TestStoreThroughDapr(t *testing.T) {
 			// list-tasks is one of the component's scopes: its sidecar
 			// serves the store to the test.
 			p := devstack.StartProject(t, devstack.ProjectOptions{Profile: profile, Functions: []string{"list-tasks"}})
-			client, err := sidecar.Dial(sidecar.Config{Host: "127.0.0.1", GRPCPort: p.Functions["list-tasks"].GRPCPort})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			suite(t, state.New(client, "tasks"), "d"+strconv.FormatInt(time.Now().UnixNano(), 36))
+			suite(t, p.State(t, "list-tasks", "tasks"), "d"+strconv.FormatInt(time.Now().UnixNano(), 36))
 		})
 	}
 }

@@ -13,13 +13,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/todo-chatbot/functions/shared/runtime/state"
+	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 	"github.com/todo-chatbot/functions/shared/todo/task"
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
-// suite checks the Dapr store's layout over st: the fake state client
-// below and real daprd on SQLite and PostgreSQL run the same checks. run
-// keeps the users of one run apart from another's on a shared database.
+// suite checks the Dapr store's layout over st: fakes.State (a state store
+// in memory) and real daprd on SQLite and PostgreSQL run the same checks.
+// run keeps the users of one run apart from another's on a shared
+// database.
 func suite(t *testing.T, st *state.Store, run string) {
 	ctx := context.Background()
 	s := taskstore.NewDapr(st)
@@ -308,12 +310,12 @@ func migration(t *testing.T, st *state.Store, s *taskstore.Dapr, run string) {
 }
 
 func TestStoreOverFakeState(t *testing.T) {
-	fake := newFakeState()
+	fake := fakes.NewState(nil)
 	suite(t, state.New(fake, "tasks"), "fake")
 }
 
 func TestListReadsOnTheOrderOfItsPage(t *testing.T) {
-	fake := newFakeState()
+	fake := fakes.NewState(nil)
 	s := taskstore.NewDapr(state.New(fake, "tasks"))
 	ctx := context.Background()
 	t0 := time.Now().UTC()
@@ -322,18 +324,18 @@ func TestListReadsOnTheOrderOfItsPage(t *testing.T) {
 		require.NoError(t, s.Create(ctx, task.Task{ID: fmt.Sprintf("t%05d", i), UserID: "u", Title: "t",
 			Priority: task.PriorityLow, CreatedAt: t0.Add(time.Duration(i) * time.Second)}))
 		if n := i + 1; n == 10 || n == 3000 {
-			before := fake.readCount()
+			before := fake.Reads()
 			page, _, err := s.Scan(ctx, "u", nil, true, 20)
 			require.NoError(t, err)
 			require.Len(t, page, min(20, n))
-			cost[n] = fake.readCount() - before
+			cost[n] = fake.Reads() - before
 		}
 	}
 	assert.LessOrEqual(t, cost[3000], 2+2+20, "the head, at most two pages and the page's tasks: %v", cost)
 }
 
 func TestTaskLimitOverFakeState(t *testing.T) {
-	s := taskstore.NewDapr(state.New(newFakeState(), "tasks"))
+	s := taskstore.NewDapr(state.New(fakes.NewState(nil), "tasks"))
 	ctx := context.Background()
 	t0 := time.Now().UTC()
 	mk := func(id string) task.Task {
@@ -358,7 +360,7 @@ func TestTaskLimitOverFakeState(t *testing.T) {
 // The keys a sweep's agenda read and a create touch depend on the work,
 // not on how many users or tasks the store holds.
 func TestCostFollowsTheWorkOverFakeState(t *testing.T) {
-	fake := newFakeState()
+	fake := fakes.NewState(nil)
 	s := taskstore.NewDapr(state.New(fake, "tasks"))
 	ctx := context.Background()
 	now := time.Now().UTC()
@@ -377,10 +379,10 @@ func TestCostFollowsTheWorkOverFakeState(t *testing.T) {
 		seeded = users
 	}
 	sweepReads := func() int {
-		before := fake.readCount()
+		before := fake.Reads()
 		_, err := s.Agenda(ctx, now.Add(-5*time.Minute), now.Add(2*time.Minute))
 		require.NoError(t, err)
-		return fake.readCount() - before
+		return fake.Reads() - before
 	}
 	seed(1000)
 	small := sweepReads()
@@ -388,10 +390,10 @@ func TestCostFollowsTheWorkOverFakeState(t *testing.T) {
 	assert.Equal(t, small, sweepReads(), "the agenda read of one run is the same at 1,000 and 20,000 users")
 
 	createReads := func(user string, i int) int {
-		before := fake.readCount()
+		before := fake.Reads()
 		require.NoError(t, s.Create(ctx, task.Task{ID: fmt.Sprintf("c%05d", i), UserID: user, Title: "t", Priority: task.PriorityLow,
 			CreatedAt: now.Add(time.Duration(i) * time.Millisecond), UpdatedAt: now}))
-		return fake.readCount() - before
+		return fake.Reads() - before
 	}
 	var bulk []task.Task
 	for i := range taskstore.MaxTasks - 1 {

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -59,17 +58,21 @@ type Store interface {
 // user's keys cannot be mistaken for another's.
 func taskKey(userID, id string) string { return "task/" + userID + "/" + id }
 
-// maxAttempts bounds retries when another writer changed an index first.
-const maxAttempts = 20
+// Reapply is the retry policy of a read-modify-write of one task (read
+// it, change it, write it at its version), as the handlers do: fewer
+// attempts than state.OnContention, because each attempt's write runs this
+// store's own retries of index races, and nested retries multiply.
+var Reapply = state.OnContention.WithAttempts(5)
 
 // Dapr is a Store over a Dapr state store with transactions.
 type Dapr struct {
-	st  *state.Store
-	now func() time.Time
+	st *state.Store
+	// Now is when a write happens, for the agenda; time.Now by default.
+	Now func() time.Time
 }
 
 // NewDapr returns the store over st.
-func NewDapr(st *state.Store) *Dapr { return &Dapr{st: st, now: time.Now} }
+func NewDapr(st *state.Store) *Dapr { return &Dapr{st: st, Now: time.Now} }
 
 func (d *Dapr) Get(ctx context.Context, userID, id string) (task.Task, Version, error) {
 	var t task.Task
@@ -152,22 +155,13 @@ func putOrCreate(key string, v any, etag string) state.Op {
 }
 
 // retry runs attempt until it does not conflict on an index or agenda
-// key. Writers of one user's index race each other; a random, growing
-// pause spreads them.
+// key: writers of one user's index race each other.
 func retry(ctx context.Context, attempt func() error) error {
-	var err error
-	for i := 0; i < maxAttempts; i++ {
-		if err = attempt(); !errors.Is(err, errIndexRace) {
-			return err
-		}
-		pause := time.Duration(rand.Int64N(int64(5*time.Millisecond) << min(i, 6)))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(pause):
-		}
+	err := state.RetryOnConflict(ctx, state.OnContention, errIndexRace, attempt)
+	if errors.Is(err, errIndexRace) {
+		return fmt.Errorf("%w: index kept changing: %v", ErrConflict, err)
 	}
-	return fmt.Errorf("%w: index kept changing: %v", ErrConflict, err)
+	return err
 }
 
 // errIndexRace: the transaction failed, and it is not yet known whether
