@@ -21,7 +21,6 @@ import (
 	"github.com/todo-chatbot/functions/shared/todo/taskstore"
 )
 
-
 // The window of one run. A run covers the agenda from its previous
 // successful run (less overlap, for writes that committed late) to ahead
 // of now, so a reminder due before the next run has its job checked in
