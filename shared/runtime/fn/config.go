@@ -22,6 +22,9 @@ type Config struct {
 	// 9090/9091 (Knative's queue-proxy) nor Dapr's 9095.
 	MetricsPort int            `env:"METRICS_PORT,default=9464"`
 	LogLevel    string         `env:"LOG_LEVEL,default=info"`
+	// PprofPort, when not 0, serves Go's profiles (/debug/pprof/) on
+	// 127.0.0.1 only: off by default, never reachable from outside the pod.
+	PprofPort int `env:"PPROF_PORT,default=0"`
 	Sidecar     sidecar.Config // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN
 	AppToken    secret.Value   `env:"APP_API_TOKEN"` // when set, requests must carry it
 
@@ -50,7 +53,7 @@ func ConfigFromEnv(name string) (Config, error) {
 	if err := ReadEnv(&c); err != nil {
 		return c, err
 	}
-	for env, p := range map[string]int{"PORT": c.Port, "METRICS_PORT": c.MetricsPort} {
+	for env, p := range map[string]int{"PORT": c.Port, "METRICS_PORT": c.MetricsPort, "PPROF_PORT": c.PprofPort} {
 		if p < 0 || p > 65535 || (p == 0 && env == "PORT") {
 			return c, fmt.Errorf("%s=%d: not a port number", env, p)
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,7 @@ type Function struct {
 	daprTopic map[string]bool       // routes of Dapr subscriptions
 	cronRoute map[string]bool       // routes of cron bindings
 	metrics   *http.Server          // nil when METRICS_PORT is 0
+	pprof     *http.Server          // nil when PPROF_PORT is 0
 	errs      []error               // registration errors, reported by Run
 }
 
@@ -149,11 +151,15 @@ func (f *Function) Run(ctx context.Context) error {
 	if err := errors.Join(f.errs...); err != nil {
 		return fmt.Errorf("%s: %w", f.cfg.Name, err)
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- f.server.ListenAndServe() }()
 	if f.cfg.MetricsPort != 0 {
 		f.metrics = &http.Server{Addr: ":" + strconv.Itoa(f.cfg.MetricsPort), Handler: promhttp.Handler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- f.metrics.ListenAndServe() }()
+	}
+	if f.cfg.PprofPort != 0 {
+		f.pprof = &http.Server{Addr: "127.0.0.1:" + strconv.Itoa(f.cfg.PprofPort), Handler: profiles(), ReadHeaderTimeout: readHeaderTimeout}
+		go func() { errc <- f.pprof.ListenAndServe() }()
 	}
 	f.log.Info("function started", "port", f.cfg.Port, "metrics_port", f.cfg.MetricsPort, "dapr_http_port", f.cfg.Sidecar.HTTPPort, "dapr_grpc_port", f.cfg.Sidecar.GRPCPort)
 
@@ -193,12 +199,26 @@ func (f *Function) Run(ctx context.Context) error {
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := f.server.Shutdown(stopCtx)
-	if f.metrics != nil {
-		_ = f.metrics.Close()
+	for _, s := range []*http.Server{f.metrics, f.pprof} {
+		if s != nil {
+			_ = s.Close()
+		}
 	}
 	f.client.Close()
 	f.log.Info("stopped")
 	return err
+}
+
+// profiles serves net/http/pprof's handlers, without registering them on
+// the default mux (which nothing else should expose).
+func profiles() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func (f *Function) ready(w http.ResponseWriter, r *http.Request) {

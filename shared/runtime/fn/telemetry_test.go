@@ -23,9 +23,9 @@ import (
 // traceparent, and a CloudEvent that carries one, run in that trace. No
 // sidecar is needed: the requests are posted as daprd and Knative would.
 func TestTraceContinuesThroughJobsAndEvents(t *testing.T) {
-	ports, err := devstack.FreePorts(3)
+	ports, err := devstack.FreePorts(4)
 	require.NoError(t, err)
-	f, err := fn.NewWithConfig(fn.Config{Name: "trace-test", Port: ports[0], MetricsPort: ports[1],
+	f, err := fn.NewWithConfig(fn.Config{Name: "trace-test", Port: ports[0], MetricsPort: ports[1], PprofPort: ports[3],
 		Sidecar: sidecar.Config{Host: "127.0.0.1", HTTPPort: ports[2], GRPCPort: ports[2]}, ShutdownTimeout: time.Second},
 		logging.New(io.Discard, "trace-test", "info"))
 	require.NoError(t, err)
@@ -76,4 +76,10 @@ func TestTraceContinuesThroughJobsAndEvents(t *testing.T) {
 	assert.Contains(t, string(body), `todo_events_total{outcome="success",topic="t"}`)
 	assert.Contains(t, string(body), `todo_handler_duration_seconds_count{route="/users/{user_id}/things",trigger="http"}`,
 		"a function's route is labelled by its pattern, never its path")
+
+	// Profiles, when asked for, are served on loopback only.
+	resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?debug=1", ports[3]))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }

@@ -49,6 +49,13 @@ var (
 		Help: "Notification deliveries, by channel and outcome (delivered, failed).",
 	}, []string{"channel", "outcome"})
 
+	// SidecarCalls: calls to the Dapr sidecar's API, by gRPC method: what
+	// each operation costs in round trips, each one CPU in two processes.
+	SidecarCalls = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "todo_sidecar_calls_total",
+		Help: "Calls to the Dapr sidecar, by gRPC method.",
+	}, []string{"method"})
+
 	// SweepRuns: sweeps run, by outcome (ok, failed).
 	SweepRuns = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "todo_sweep_runs_total",

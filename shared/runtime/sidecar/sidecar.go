@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/todo-chatbot/functions/shared/runtime/logging"
+	"github.com/todo-chatbot/functions/shared/runtime/metrics"
 	"github.com/todo-chatbot/functions/shared/runtime/secret"
 )
 
@@ -52,9 +54,11 @@ func Dial(c Config) (dapr.Client, error) {
 	conn, err := grpc.NewClient(target,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			metrics.SidecarCalls.WithLabelValues(path.Base(method)).Inc()
 			return invoker(outgoing(ctx, c.APIToken), method, req, reply, cc, opts...)
 		}),
 		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			metrics.SidecarCalls.WithLabelValues(path.Base(method)).Inc()
 			return streamer(outgoing(ctx, c.APIToken), desc, cc, method, opts...)
 		}),
 	)
