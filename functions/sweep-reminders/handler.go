@@ -98,6 +98,7 @@ func (h *Handler) Sweep(ctx context.Context) error {
 	w := window{from: start.Add(-lookback), now: start, to: start.Add(ahead)}
 	last, err := h.Progress.Last(ctx)
 	if err != nil {
+		Result{}.record(false)
 		return err
 	}
 	if since := last.Add(-overlap); since.After(w.from) {
@@ -105,6 +106,7 @@ func (h *Handler) Sweep(ctx context.Context) error {
 	}
 	tasks, err := h.Tasks.Agenda(ctx, w.from, w.to)
 	if err != nil {
+		Result{}.record(false)
 		return err
 	}
 	byUser := map[string][]task.Task{}

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/todo-chatbot/functions/shared/runtime/metrics"
 	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
@@ -239,8 +241,10 @@ func TestSweepProgressFailure(t *testing.T) {
 	e := newEnv(t)
 	e.add(t, "user-1", "t", due(-time.Hour))
 	e.progress.fail = errors.New("state store down")
+	failed := testutil.ToFloat64(metrics.SweepRuns.WithLabelValues("failed"))
 	assert.Error(t, e.h.Sweep(context.Background()))
 	assert.Empty(t, e.pub.Events(), "nothing is announced without knowing the window")
+	assert.Equal(t, failed+1, testutil.ToFloat64(metrics.SweepRuns.WithLabelValues("failed")), "the run counts as failed")
 }
 
 func TestSweepOverduePublishFailureIsRetriedNextRun(t *testing.T) {
