@@ -100,6 +100,7 @@ func (p Profile) Need() []string {
 // machine does not have, unless REQUIRE_SERVICES=1, where it fails.
 func RequireProfile(t TB, p Profile) {
 	t.Helper()
+	SkipShort(t, "profile "+string(p)+"'s services")
 	if missing := p.Need(); len(missing) > 0 {
 		Unavailable(t, "profile "+string(p)+": "+strings.Join(missing, "; "))
 	}

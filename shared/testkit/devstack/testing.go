@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -33,6 +34,23 @@ type TB interface {
 // RequireServicesEnv, when set to 1, turns every "service not running" skip
 // into a failure. CI sets it.
 const RequireServicesEnv = "REQUIRE_SERVICES"
+
+// SkipShort skips the test under `go test -short`, which runs the unit
+// tests alone: what needs runs daprd, a broker, a built function or a
+// service. Every helper here that starts or reaches one calls it first.
+func SkipShort(t TB, needs string) {
+	t.Helper()
+	if short() {
+		t.Skipf("SKIPPED under -short: needs %s", needs)
+	}
+}
+
+// short reads the testing package's -test.short flag through the flag
+// set, so that this package does not link testing into `make run`.
+func short() bool {
+	f := flag.Lookup("test.short")
+	return f != nil && f.Value.String() == "true"
+}
 
 // RepoRoot finds the module root (the folder holding the root go.mod).
 func RepoRoot() (string, error) {
@@ -207,6 +225,7 @@ type TestStack struct {
 // ends, printing the tail of every log if the test failed.
 func StartT(t TB, ts TestStack) *Stack {
 	t.Helper()
+	SkipShort(t, "a stack of daprd sidecars")
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("devstack: %v", err)
@@ -319,6 +338,7 @@ func isFree(port int) bool {
 // paths by name.
 func BuildFunctions(t TB, dir string, names ...string) map[string]string {
 	t.Helper()
+	SkipShort(t, "the functions built")
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("devstack: %v", err)
@@ -343,6 +363,7 @@ func BuildFunctions(t TB, dir string, names ...string) map[string]string {
 // REQUIRE_SERVICES=1, where it fails instead.
 func RequireTCP(t TB, service, addr string) {
 	t.Helper()
+	SkipShort(t, service)
 	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err == nil {
 		conn.Close()
