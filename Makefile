@@ -70,6 +70,7 @@ vet: ## go vet and gofmt
 
 test: tools vet ## unit and integration tests (real daprd, scheduler, broker; PostgreSQL and Redis when running)
 	$(GO) test -count=1 -timeout 30m ./...
+	@$(MAKE) --no-print-directory test-bench
 	@$(MAKE) --no-print-directory test-deploy
 
 clean: ## remove built binaries and run data
