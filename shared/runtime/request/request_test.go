@@ -142,13 +142,13 @@ func TestDecodeJSONValues(t *testing.T) {
 func TestDecodeJSONDeclaredLengthTooLarge(t *testing.T) {
 	r := newRequest("application/json", `{}`)
 	r.ContentLength = request.DefaultMaxBytes + 1
-	asProblem(t, request.DecodeJSON(r, &body{}), 413)
+	_ = asProblem(t, request.DecodeJSON(r, &body{}), 413)
 }
 
 func TestDecodeJSONNilBody(t *testing.T) {
 	r := newRequest("application/json", "")
 	r.Body = nil
-	asProblem(t, request.DecodeJSON(r, &body{}), 400)
+	_ = asProblem(t, request.DecodeJSON(r, &body{}), 400)
 }
 
 func TestDecodeJSONNotAPointer(t *testing.T) {

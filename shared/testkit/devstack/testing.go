@@ -122,7 +122,9 @@ func claim(port int) bool {
 	if err != nil {
 		return false
 	}
-	f.Close()
+	if f.Close() != nil {
+		return false
+	}
 	claimed[port] = true
 	return true
 }
@@ -151,7 +153,8 @@ func freeAt(offsets ...int) (int, error) {
 		}
 		for _, q := range got {
 			delete(claimed, q)
-			os.Remove(filepath.Join(claimDir, strconv.Itoa(q)))
+			// A claim left behind expires after portClaimTTL.
+			_ = os.Remove(filepath.Join(claimDir, strconv.Itoa(q)))
 		}
 	}
 	return 0, fmt.Errorf("no free ports at offsets %v in %d-%d", offsets, lo, hi)

@@ -240,7 +240,7 @@ var words = []string{"milk", "Rent", "call", "MOM", "report", "gym", "dentist", 
 // (so ties are common), some without due dates, all priorities and
 // statuses, and overlapping tags.
 func seed(n int) []task.Task {
-	r := rand.New(rand.NewPCG(1, uint64(n)))
+	r := rand.New(rand.NewPCG(1, uint64(n))) //nolint:gosec // n is a test's positive size
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	prios := []task.Priority{task.PriorityLow, task.PriorityMedium, task.PriorityHigh}
 	tagPool := []string{"home", "work", "errand", "health", "money"}
