@@ -64,8 +64,21 @@ run: build ## start the broker, the scheduler and every function with its sideca
 migrate: ## move a task store of the legacy layout into the paged index and the agenda (idempotent, resumable)
 	$(GO) run ./hack/migrate -stack .run/stack.json
 
-vet: ## go vet and gofmt
-	$(GO) vet ./...
+# golangci-lint, pinned in hack/lint/go.mod, is built into bin/ on first
+# use (about five minutes on two cores), like the Dapr binaries.
+GOLANGCI_LINT := $(BIN)/golangci-lint
+# The modules vet lints: the functions' and the benchmarks'. hack/deploy's
+# own checks (test-deploy) vet it.
+LINT_MODULES = . $(BENCH_MOD)
+
+$(GOLANGCI_LINT): hack/lint/go.mod hack/lint/go.sum
+	$(GO) -C hack/lint build -trimpath -o $(abspath $@) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+vet: $(GOLANGCI_LINT) ## go vet, gofmt and golangci-lint (.golangci.yml says which linters and why)
+	@set -e; for m in $(LINT_MODULES); do \
+		echo "vet $$m"; $(GO) -C $$m vet ./...; \
+		(cd $$m && $(abspath $(GOLANGCI_LINT)) run ./...); \
+	done
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 test: tools vet ## unit and integration tests (real daprd, scheduler, broker; PostgreSQL and Redis when running)
