@@ -13,7 +13,7 @@ DAPR_VERSION := $(shell awk '$$1 == "github.com/dapr/dapr" { sub(/^v/, "", $$2);
 FUNCTIONS := $(notdir $(wildcard functions/*))
 DAPR_LDFLAGS := -s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)
 
-.PHONY: all build tools functions run migrate test test-unit test-integration vet clean help
+.PHONY: all build tools functions run migrate test test-short test-unit test-integration vet clean help
 
 all: build
 
@@ -80,6 +80,12 @@ vet: $(GOLANGCI_LINT) ## go vet, gofmt and golangci-lint (.golangci.yml says whi
 		(cd $$m && $(abspath $(GOLANGCI_LINT)) run ./...); \
 	done
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+# The unit tests alone, in seconds: every test that needs daprd, a broker,
+# a built function or a service skips under -short.
+test-short: ## unit tests only (go test -short), no daprd or services needed
+	$(GO) test -short -count=1 ./...
+	$(GO) -C $(BENCH_MOD) test -short -count=1 ./...
 
 test: tools vet ## unit and integration tests (real daprd, scheduler, broker; PostgreSQL and Redis when running)
 	$(GO) test -count=1 -timeout 30m ./...
