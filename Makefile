@@ -13,7 +13,7 @@ DAPR_VERSION := $(shell awk '$$1 == "github.com/dapr/dapr" { sub(/^v/, "", $$2);
 FUNCTIONS := $(notdir $(wildcard functions/*))
 DAPR_LDFLAGS := -s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)
 
-.PHONY: all build tools functions run migrate test test-unit test-integration vet clean help
+.PHONY: all build tools functions run migrate test test-short test-unit test-integration vet clean help
 
 all: build
 
@@ -64,12 +64,32 @@ run: build ## start the broker, the scheduler and every function with its sideca
 migrate: ## move a task store of the legacy layout into the paged index and the agenda (idempotent, resumable)
 	$(GO) run ./hack/migrate -stack .run/stack.json
 
-vet: ## go vet and gofmt
-	$(GO) vet ./...
+# golangci-lint, pinned in hack/lint/go.mod, is built into bin/ on first
+# use (about five minutes on two cores), like the Dapr binaries.
+GOLANGCI_LINT := $(BIN)/golangci-lint
+# The modules vet lints: the functions' and the benchmarks'. hack/deploy's
+# own checks (test-deploy) vet it.
+LINT_MODULES = . $(BENCH_MOD)
+
+$(GOLANGCI_LINT): hack/lint/go.mod hack/lint/go.sum
+	$(GO) -C hack/lint build -trimpath -o $(abspath $@) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+vet: $(GOLANGCI_LINT) ## go vet, gofmt and golangci-lint (.golangci.yml says which linters and why)
+	@set -e; for m in $(LINT_MODULES); do \
+		echo "vet $$m"; $(GO) -C $$m vet ./...; \
+		(cd $$m && $(abspath $(GOLANGCI_LINT)) run ./...); \
+	done
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+# The unit tests alone, in seconds: every test that needs daprd, a broker,
+# a built function or a service skips under -short.
+test-short: ## unit tests only (go test -short), no daprd or services needed
+	$(GO) test -short -count=1 ./...
+	$(GO) -C $(BENCH_MOD) test -short -count=1 ./...
 
 test: tools vet ## unit and integration tests (real daprd, scheduler, broker; PostgreSQL and Redis when running)
 	$(GO) test -count=1 -timeout 30m ./...
+	@$(MAKE) --no-print-directory test-bench
 	@$(MAKE) --no-print-directory test-deploy
 
 clean: ## remove built binaries and run data

@@ -5,7 +5,9 @@
 #   make vulncheck            govulncheck; fails on a vulnerability the code reaches
 #   make secrets-scan         credentials in any file git tracks or would track
 #   make replay-deadletters TOPIC=todo.reminders.events.dlq
-#   make test-faults          SIGKILL/restart under load: reminders exactly once
+#   make test-faults          SIGKILL/restart under load: reminders exactly once;
+#                             its figures go to .run/reports/faults.md
+#   make reliability-report   copy those figures into docs/reliability.md
 
 FUZZTIME ?= 10s
 TOPIC ?=
@@ -20,7 +22,12 @@ GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 FUZZ_TARGETS = $(shell grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' functions shared \
 	| sed -E 's#^(.*)/[^/]*_test\.go:func #./\1:#' | sort -u)
 
-.PHONY: test-security fuzz vulncheck secrets-scan replay-deadletters test-faults
+# Where make test-faults leaves its figures: under the gitignored .run/, so
+# a test run leaves the tree clean; make reliability-report copies them
+# between docs/reliability.md's markers.
+FAULTS_FIGURES := .run/reports/faults.md
+
+.PHONY: test-security fuzz vulncheck secrets-scan replay-deadletters test-faults reliability-report
 
 test-security: tools ## security tests through real sidecars (about 1 min)
 	$(GO) test -count=1 -timeout 10m ./shared/tests/security/
@@ -49,5 +56,15 @@ replay-deadletters: ## republish a dead-letter topic through a sidecar: TOPIC=to
 	@test -n "$(TOPIC)" || { echo "replay-deadletters: set TOPIC, e.g. TOPIC=todo.reminders.events.dlq" >&2; exit 2; }
 	$(GO) run ./hack/replay -topic $(TOPIC) $(REPLAY_FLAGS)
 
-test-faults: tools ## SIGKILL/restart under load (about 3 min): figures into docs/reliability.md
-	FAULTS_REPORT=docs/reliability.md $(GO) test -tags faults -count=1 -timeout 20m -run TestFaults -v ./shared/tests/faults/
+test-faults: tools ## SIGKILL/restart under load (about 3 min): figures into .run/reports/faults.md
+	FAULTS_REPORT=$(FAULTS_FIGURES) $(GO) test -tags faults -count=1 -timeout 20m -run TestFaults -v ./shared/tests/faults/
+
+reliability-report: ## copy the last make test-faults figures into docs/reliability.md
+	@test -f $(FAULTS_FIGURES) || { echo "reliability-report: no $(FAULTS_FIGURES); run make test-faults first" >&2; exit 1; }
+	@awk -v figures=$(FAULTS_FIGURES) ' \
+		/^<!-- faults:begin -->$$/ { print; while ((getline l < figures) > 0) print l; skip = 1; found++; next } \
+		/^<!-- faults:end -->$$/ { skip = 0; found++ } \
+		!skip { print } \
+		END { if (found != 2) { print "reliability-report: docs/reliability.md lacks its faults markers" > "/dev/stderr"; exit 1 } }' \
+		docs/reliability.md > docs/reliability.md.tmp && mv docs/reliability.md.tmp docs/reliability.md || { rm -f docs/reliability.md.tmp; exit 1; }
+	@echo "docs/reliability.md: figures of $(FAULTS_FIGURES)"

@@ -1,7 +1,6 @@
 package fastapi_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/todo-chatbot/functions/shared/testkit/devstack"
+	"github.com/todo-chatbot/functions/shared/testkit/fakes"
 )
 
 // python is Debian's interpreter, the one its python3-fastapi package is for.
@@ -70,13 +70,13 @@ func TestChatAPI(t *testing.T) {
 	// one without the token refused.
 	b, err := json.Marshal(got[0])
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusOK, post(t, chat+"/notify", b, "Authorization", "Bearer "+token, "Idempotency-Key", got[0]["id"].(string)).StatusCode)
+	assert.Equal(t, http.StatusOK, post(t, chat+"/notify", b, "Authorization", "Bearer "+token, "Idempotency-Key", got[0]["id"].(string)).Status)
 	assert.Len(t, received(t, chat, user, id), 1, "a repeated Idempotency-Key is dropped")
-	assert.Equal(t, http.StatusUnauthorized, post(t, chat+"/notify", b, "Idempotency-Key", got[0]["id"].(string)).StatusCode)
+	assert.Equal(t, http.StatusUnauthorized, post(t, chat+"/notify", b, "Idempotency-Key", got[0]["id"].(string)).Status)
 
 	// create-task's own errors come back as they are.
 	r := post(t, chat+"/users/"+user+"/tasks", []byte(`{"title":""}`), "Content-Type", "application/json")
-	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Equal(t, http.StatusBadRequest, r.Status)
 	assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
 	assert.NotContains(t, p.Logs(), token, "the webhook token stays out of every log")
 }
@@ -91,9 +91,8 @@ func addTask(t *testing.T, chat, user, title string, remindAt time.Time, key str
 		headers = append(headers, "Idempotency-Key", key)
 	}
 	r := post(t, chat+"/users/"+user+"/tasks", body, headers...)
-	var created map[string]any
-	require.NoError(t, json.NewDecoder(r.Body).Decode(&created))
-	require.Equal(t, http.StatusCreated, r.StatusCode, "%v", created)
+	created := r.Object(t)
+	require.Equal(t, http.StatusCreated, r.Status, "%v", created)
 	return created["id"].(string)
 }
 
@@ -115,15 +114,7 @@ func received(t *testing.T, chat, user, taskID string) []map[string]any {
 	return out
 }
 
-func post(t *testing.T, url string, body []byte, headers ...string) *http.Response {
+func post(t *testing.T, url string, body []byte, headers ...string) fakes.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	require.NoError(t, err)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	require.NoError(t, err)
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
+	return fakes.Send(t, &http.Client{Timeout: 30 * time.Second}, http.MethodPost, url, body, headers...)
 }

@@ -22,10 +22,6 @@ type curve struct {
 	baseline bool // drawn dashed
 }
 
-// nines maps a percentile to the chart's x axis: 0 at P0, 1 at P90, 2 at
-// P99, 3 at P99.9.
-func nines(p float64) float64 { return -math.Log10(1 - p/100) }
-
 // spectrum samples h's percentiles up to what its count can resolve.
 func spectrum(h *hdrhistogram.Histogram) plotter.XYs {
 	n := h.TotalCount()
@@ -208,7 +204,7 @@ func (r *Report) chart(path string) error {
 		return err
 	}
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(out); err != nil {
-		out.Close()
+		_ = out.Close() // the write's error is the one to report
 		return err
 	}
 	return out.Close()

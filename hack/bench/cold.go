@@ -55,12 +55,14 @@ func spawn(args, env []string, logPath string) (*child, error) {
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// The child writes the log; closing this process's copy of the file can
+	// fail in no way that matters.
 	if err := cmd.Start(); err != nil {
-		logf.Close()
+		_ = logf.Close()
 		return nil, err
 	}
 	c := &child{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(c.done) }()
+	go func() { _ = cmd.Wait(); _ = logf.Close(); close(c.done) }()
 	return c, nil
 }
 
@@ -78,8 +80,12 @@ func (c *child) stop(grace time.Duration) {
 // probeClient opens a new connection for every probe, as kubelet does.
 var probeClient = &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
 
-func ok2xx(url string) bool {
-	resp, err := probeClient.Get(url)
+func ok2xx(ctx context.Context, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := probeClient.Do(req)
 	if err != nil {
 		return false
 	}
@@ -94,7 +100,7 @@ func waitReady(ctx context.Context, t0 time.Time, timeout time.Duration, died <-
 	left := len(urls)
 	for left > 0 {
 		for i, u := range urls {
-			if out[i] == 0 && ok2xx(u) {
+			if out[i] == 0 && ok2xx(ctx, u) {
 				out[i] = time.Since(t0)
 				left--
 			}

@@ -128,7 +128,7 @@ func logLateness(path, msg string, tasks map[string]bool) *hdrhistogram.Histogra
 	if err != nil {
 		return h
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	needle := []byte(`"` + msg + `"`)

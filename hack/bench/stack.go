@@ -131,7 +131,7 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, s
 		}
 	}()
 	s.pg, s.redis = reachable(devstack.PostgresAddr), reachable(devstack.RedisAddr)
-	if stores == devstack.PostgresRedis && !(s.pg && s.redis) {
+	if stores == devstack.PostgresRedis && (!s.pg || !s.redis) {
 		return nil, fmt.Errorf("stores %s: PostgreSQL (%s) and Redis (%s) must both run", stores, devstack.PostgresAddr, devstack.RedisAddr)
 	}
 	if err := s.writeResources(); err != nil {

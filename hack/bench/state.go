@@ -179,7 +179,7 @@ func (b *bench) state(ctx context.Context) error {
 	}
 	if b.s.redis {
 		c := redis.NewClient(&redis.Options{Addr: devstack.RedisAddr})
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		p := redisPrefix(b.s.prefix)
 		targets = append(targets, target{"Redis", b.daprOps(storeRedis, p+"dapr:"), redisOps(c, p+"direct:")})
 	}
@@ -240,12 +240,12 @@ func (s *stack) cleanupStores() {
 			for _, t := range []string{"state", "metadata", "direct", "t_state", "t_metadata"} {
 				_, _ = conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{s.prefix + t}.Sanitize())
 			}
-			conn.Close(ctx)
+			_ = conn.Close(ctx)
 		}
 	}
 	if s.redis {
 		c := redis.NewClient(&redis.Options{Addr: devstack.RedisAddr})
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		iter := c.Scan(ctx, 0, redisPrefix(s.prefix)+"*", 1000).Iterator()
 		var keys []string
 		for iter.Next(ctx) {

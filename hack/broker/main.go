@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -38,6 +39,10 @@ func main() {
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("process", "broker")
+	if *partitions < 1 || *partitions > math.MaxInt32 {
+		log.Error("-partitions must be at least 1 and fit in 32 bits", "partitions", *partitions)
+		os.Exit(2)
+	}
 	ports := make([]int, *brokers)
 	for i := range ports {
 		ports[i] = *port + i
@@ -51,7 +56,7 @@ func main() {
 		kfake.ClusterID("todo-local"),
 	}
 	if *topics != "" {
-		opts = append(opts, kfake.SeedTopics(int32(*partitions), strings.Split(*topics, ",")...))
+		opts = append(opts, kfake.SeedTopics(int32(*partitions), strings.Split(*topics, ",")...)) //nolint:gosec // -partitions is checked to fit above
 	}
 	if *dataDir != "" {
 		opts = append(opts, kfake.DataDir(*dataDir))
@@ -139,8 +144,9 @@ type admin struct {
 func (a *admin) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /brokers/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.Atoi(r.PathValue("id"))
-		if err != nil || id < 0 || id >= len(a.ports) {
+		id64, err := strconv.ParseInt(r.PathValue("id"), 10, 32)
+		id := int32(id64)
+		if err != nil || id < 0 || int(id) >= len(a.ports) {
 			http.Error(w, "no broker "+r.PathValue("id"), http.StatusNotFound)
 			return
 		}
@@ -148,13 +154,13 @@ func (a *admin) routes() http.Handler {
 		defer a.mu.Unlock()
 		switch r.PathValue("action") {
 		case "stop":
-			if err := a.c.RemoveNode(int32(id)); err != nil {
+			if err := a.c.RemoveNode(id); err != nil {
 				http.Error(w, err.Error(), http.StatusConflict)
 				return
 			}
 			a.log.Warn("broker stopped", "broker", id, "connections_cut", a.conns.cut(a.ports[id]))
 		case "start":
-			if _, _, err := a.c.AddNode(int32(id), a.ports[id]); err != nil {
+			if _, _, err := a.c.AddNode(id, a.ports[id]); err != nil {
 				http.Error(w, err.Error(), http.StatusConflict)
 				return
 			}

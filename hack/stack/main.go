@@ -109,13 +109,13 @@ func run(dir, bin, profileName, sweep, notify, config string, mtls bool, sc scal
 		}
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", webhookPort))
 		if err != nil {
-			return fmt.Errorf("%w: %d (local chat webhook): %v", devstack.ErrPortInUse, webhookPort, err)
+			return fmt.Errorf("%w: %d (local chat webhook): %w", devstack.ErrPortInUse, webhookPort, err)
 		}
 		hook, err := startWebhook(ln, filepath.Join(dir, "logs", "webhook.log"), token)
 		if err != nil {
 			return err
 		}
-		defer hook.Close()
+		defer func() { _ = hook.Close() }()
 	}
 
 	// Ports by the function's place in the list (devstack's RunPorts).

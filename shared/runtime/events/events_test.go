@@ -38,6 +38,7 @@ func publish(t *testing.T, ctx context.Context) (*recordingClient, cloudevents.E
 }
 
 func TestPublishIsAStructuredKafkaCloudEvent(t *testing.T) {
+	t.Parallel()
 	c, got := publish(t, context.Background())
 	assert.Equal(t, map[string]string{
 		"rawPayload":   "true",
@@ -49,6 +50,7 @@ func TestPublishIsAStructuredKafkaCloudEvent(t *testing.T) {
 }
 
 func TestPublishTraceContext(t *testing.T) {
+	t.Parallel()
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	for name, tc := range map[string]struct {
 		traceparent string

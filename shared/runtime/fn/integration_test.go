@@ -170,7 +170,7 @@ func (s *syncBuffer) String() string {
 
 // postWholeBody sends a POST with its whole body before it reads the
 // answer, without Expect: 100-continue, as Python's urllib and requests do.
-func postWholeBody(t *testing.T, addr, path string, body []byte) (*http.Response, string) {
+func postWholeBody(t *testing.T, addr, path string, body []byte) fakes.Response {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
@@ -182,10 +182,10 @@ func postWholeBody(t *testing.T, addr, path string, body []byte) (*http.Response
 	require.NoError(t, err, "the server stopped reading before the body was sent")
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err, "no answer to read")
+	defer resp.Body.Close()
 	got, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	resp.Body.Close()
-	return resp, string(got)
+	return fakes.Response{Status: resp.StatusCode, Header: resp.Header, Body: got}
 }
 
 const webhookToken = "s3cr3t-webhook-token-7f9c"
@@ -317,8 +317,8 @@ func TestTriggersThroughDapr(t *testing.T) {
 			{"through daprd", fmt.Sprintf("127.0.0.1:%d", ports[1]), "/v1.0/invoke/" + appID + "/method/echo"},
 		} {
 			t.Run(to.name, func(t *testing.T) {
-				resp, got := postWholeBody(t, to.addr, to.path, body)
-				assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "%s", got)
+				resp := postWholeBody(t, to.addr, to.path, body)
+				assert.Equal(t, http.StatusRequestEntityTooLarge, resp.Status, "%s", resp.Body)
 				assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
 			})
 		}

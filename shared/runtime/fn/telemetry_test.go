@@ -36,7 +36,7 @@ func TestTraceContinuesThroughJobsAndEvents(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
-	t.Cleanup(func() { stop(); <-done })
+	t.Cleanup(func() { stop(); assert.NoError(t, <-done, "Run ends cleanly with its context") })
 	app := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(app + "/healthz")

@@ -50,6 +50,7 @@ func nested(depth int) string {
 }
 
 func TestDecodeJSON(t *testing.T) {
+	t.Parallel()
 	const ok = `{"title":"buy milk","tags":["a"],"recurrence":{"frequency":"daily","interval":2}}`
 	for _, tc := range []struct {
 		name        string
@@ -127,6 +128,7 @@ func TestDecodeJSON(t *testing.T) {
 }
 
 func TestDecodeJSONValues(t *testing.T) {
+	t.Parallel()
 	var v body
 	r := newRequest("application/json", `{"title":"buy milk","tags":["a","b"],"done":true,"recurrence":{"frequency":"daily","interval":2}}`)
 	require.NoError(t, request.DecodeJSON(r, &v))
@@ -140,18 +142,21 @@ func TestDecodeJSONValues(t *testing.T) {
 }
 
 func TestDecodeJSONDeclaredLengthTooLarge(t *testing.T) {
+	t.Parallel()
 	r := newRequest("application/json", `{}`)
 	r.ContentLength = request.DefaultMaxBytes + 1
-	asProblem(t, request.DecodeJSON(r, &body{}), 413)
+	_ = asProblem(t, request.DecodeJSON(r, &body{}), 413)
 }
 
 func TestDecodeJSONNilBody(t *testing.T) {
+	t.Parallel()
 	r := newRequest("application/json", "")
 	r.Body = nil
-	asProblem(t, request.DecodeJSON(r, &body{}), 400)
+	_ = asProblem(t, request.DecodeJSON(r, &body{}), 400)
 }
 
 func TestDecodeJSONNotAPointer(t *testing.T) {
+	t.Parallel()
 	err := request.DecodeJSON(newRequest("application/json", `{}`), body{})
 	require.Error(t, err)
 	var p *problem.Problem
@@ -159,6 +164,7 @@ func TestDecodeJSONNotAPointer(t *testing.T) {
 }
 
 func TestPathID(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		id    string
 		valid bool
@@ -204,6 +210,7 @@ func TestPathID(t *testing.T) {
 // TestPathIDThroughMux checks ids as the router hands them over: an
 // escaped slash arrives decoded and is still rejected.
 func TestPathIDThroughMux(t *testing.T) {
+	t.Parallel()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /tasks/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := request.PathID(r, "id"); err != nil {

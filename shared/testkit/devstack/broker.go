@@ -1,10 +1,12 @@
 package devstack
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // The local broker runs as a cluster of Options.Brokers brokers in one
@@ -67,7 +69,15 @@ func (s *Stack) brokerAdmin(id int, action string) error {
 	if p == 0 {
 		return fmt.Errorf("the broker runs one node; stopping it is Kill(%q)", "broker")
 	}
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/brokers/%d/%s", p, id, action), "", nil)
+	// The broker answers at once; a hung one fails the call rather than the
+	// test's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/brokers/%d/%s", p, id, action), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("broker %d %s: %w", id, action, err)
 	}

@@ -279,14 +279,16 @@ func (s *Stack) start(name string) error {
 	// Children die with the supervisor, even on SIGKILL, so a crashed run
 	// leaves no process holding a port.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// The child writes the log; closing the supervisor's copy of the file
+	// can fail in no way that matters.
 	if err := cmd.Start(); err != nil {
-		logf.Close()
+		_ = logf.Close()
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	p.cmd, p.done = cmd, make(chan struct{})
 	go func(done chan struct{}) {
 		_ = cmd.Wait()
-		logf.Close()
+		_ = logf.Close()
 		close(done)
 	}(p.done)
 	return nil
@@ -303,7 +305,7 @@ func (s *Stack) waitHealthy(ctx context.Context, names []string) error {
 				return fmt.Errorf("%s exited during start-up; see %s:\n%s", name, p.logPath, Tail(p.logPath, 15))
 			default:
 			}
-			if healthy(client, p.health) {
+			if healthy(ctx, client, p.health) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -319,7 +321,7 @@ func (s *Stack) waitHealthy(ctx context.Context, names []string) error {
 	return nil
 }
 
-func healthy(c *http.Client, target string) bool {
+func healthy(ctx context.Context, c *http.Client, target string) bool {
 	if addr, ok := strings.CutPrefix(target, "tcp://"); ok {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -327,7 +329,11 @@ func healthy(c *http.Client, target string) bool {
 		}
 		return err == nil
 	}
-	resp, err := c.Get(target)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return false
 	}
@@ -534,7 +540,7 @@ func Tail(path string, n int) string {
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	if st, err := f.Stat(); err == nil && st.Size() > 64<<10 {
 		_, _ = f.Seek(-64<<10, io.SeekEnd)
 	}

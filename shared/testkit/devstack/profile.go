@@ -100,6 +100,7 @@ func (p Profile) Need() []string {
 // machine does not have, unless REQUIRE_SERVICES=1, where it fails.
 func RequireProfile(t TB, p Profile) {
 	t.Helper()
+	SkipShort(t, "profile "+string(p)+"'s services")
 	if missing := p.Need(); len(missing) > 0 {
 		Unavailable(t, "profile "+string(p)+": "+strings.Join(missing, "; "))
 	}
@@ -249,7 +250,7 @@ func createTable(ctx context.Context, file, table string) error {
 		return "${" + k + "}"
 	}))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %v: %s", file, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%s: %w: %s", file, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -257,7 +258,7 @@ func createTable(ctx context.Context, file, table string) error {
 func rabbitmqctl(ctx context.Context, args ...string) error {
 	out, err := exec.CommandContext(ctx, "rabbitmqctl", append([]string{"-q"}, args...)...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("rabbitmqctl %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("rabbitmqctl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ func TestJetStreamRunCreatesTheStream(t *testing.T) {
 	cmd := exec.Command(svc.Args[0], svc.Args[1:]...)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	require.Eventually(t, func() bool { return healthy(nil, svc.Health) }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return healthy(t.Context(), nil, svc.Health) }, 10*time.Second, 50*time.Millisecond)
 	require.NoError(t, svc.Ready(ctx))
 	require.NoError(t, svc.Ready(ctx), "a second start finds the stream and keeps it")
 
@@ -166,7 +166,7 @@ func TestRabbitMQRunHasItsOwnVirtualHost(t *testing.T) {
 	log := watchRabbitMQ(t, run.RabbitMQURL, task.Topic)
 	require.NoError(t, ch.PublishWithContext(ctx, task.Topic, "", false, false, amqp.Publishing{Body: []byte(`{"id":"1"}`)}))
 	require.Eventually(t, func() bool { return len(log.Records()) == 1 }, 10*time.Second, 50*time.Millisecond)
-	conn.Close()
+	require.NoError(t, conn.Close())
 
 	require.NoError(t, run.Close())
 	_, err = amqp.Dial(run.RabbitMQURL)

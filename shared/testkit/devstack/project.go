@@ -190,6 +190,7 @@ func (w *Webhook) Deliveries() []map[string]any {
 // a service the machine does not run.
 func StartProject(t TB, o ProjectOptions) *Project {
 	t.Helper()
+	SkipShort(t, "the project's stack")
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("devstack: %v", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -36,6 +37,23 @@ type TB interface {
 // RequireServicesEnv, when set to 1, turns every "service not running" skip
 // into a failure. CI sets it.
 const RequireServicesEnv = "REQUIRE_SERVICES"
+
+// SkipShort skips the test under `go test -short`, which runs the unit
+// tests alone: what needs runs daprd, a broker, a built function or a
+// service. Every helper here that starts or reaches one calls it first.
+func SkipShort(t TB, needs string) {
+	t.Helper()
+	if short() {
+		t.Skipf("SKIPPED under -short: needs %s", needs)
+	}
+}
+
+// short reads the testing package's -test.short flag through the flag
+// set, so that this package does not link testing into `make run`.
+func short() bool {
+	f := flag.Lookup("test.short")
+	return f != nil && f.Value.String() == "true"
+}
 
 // RepoRoot finds the module root (the folder holding the root go.mod).
 func RepoRoot() (string, error) {
@@ -107,7 +125,9 @@ func claim(port int) bool {
 	if err != nil {
 		return false
 	}
-	f.Close()
+	if f.Close() != nil {
+		return false
+	}
 	claimed[port] = true
 	return true
 }
@@ -136,7 +156,8 @@ func freeAt(offsets ...int) (int, error) {
 		}
 		for _, q := range got {
 			delete(claimed, q)
-			os.Remove(filepath.Join(claimDir, strconv.Itoa(q)))
+			// A claim left behind expires after portClaimTTL.
+			_ = os.Remove(filepath.Join(claimDir, strconv.Itoa(q)))
 		}
 	}
 	return 0, fmt.Errorf("no free ports at offsets %v in %d-%d", offsets, lo, hi)
@@ -210,6 +231,7 @@ type TestStack struct {
 // ends, printing the tail of every log if the test failed.
 func StartT(t TB, ts TestStack) *Stack {
 	t.Helper()
+	SkipShort(t, "a stack of daprd sidecars")
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("devstack: %v", err)
@@ -322,6 +344,7 @@ func isFree(port int) bool {
 // paths by name.
 func BuildFunctions(t TB, dir string, names ...string) map[string]string {
 	t.Helper()
+	SkipShort(t, "the functions built")
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("devstack: %v", err)
@@ -365,6 +388,7 @@ func Describe(t TB, names ...string) map[string]fn.Description {
 // REQUIRE_SERVICES=1, where it fails instead.
 func RequireTCP(t TB, service, addr string) {
 	t.Helper()
+	SkipShort(t, service)
 	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err == nil {
 		conn.Close()

@@ -45,7 +45,7 @@ func watchRabbitMQ(t TB, url string, topics ...string) *TopicLog {
 	if err != nil {
 		t.Fatalf("devstack: watch topics: %v", err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { _ = conn.Close() })
 	l := &TopicLog{}
 	for _, topic := range topics {
 		ch, err := exchangeChannel(conn, topic)

@@ -23,7 +23,7 @@ import (
 
 // schemaDir is where the AsyncAPI document's data schemas live, relative
 // to the document.
-const schemaDir = "../../todo/eventschema/schemas/"
+const schemaDir = "../../shared/todo/eventschema/schemas/"
 
 // asyncAPI is docs/api/asyncapi.yaml as plain JSON values.
 type asyncAPI struct {

@@ -202,9 +202,9 @@ func testEvents(t *testing.T, a api, log *devstack.TopicLog) {
 		task.EventCreated: created, task.EventUpdated: updated, task.EventCompleted: completed,
 	}
 	for _, typ := range []string{task.EventCreated, task.EventUpdated, task.EventCompleted, task.EventDeleted} {
-		evs := waitEvents(t, log, id, typ, 1)
+		waitEvents(t, log, id, typ, 1)
 		time.Sleep(200 * time.Millisecond)
-		evs = log.About(id)[typ]
+		evs := log.About(id)[typ]
 		require.Len(t, evs, 1, "exactly one %s", typ)
 		e := evs[0]
 		assert.Equal(t, id, e.Subject())

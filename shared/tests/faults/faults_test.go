@@ -410,7 +410,7 @@ func cutConnections(s *devstack.Stack, kind string, serverPort int) (int, error)
 	if kind == "redis" {
 		for _, p := range ports {
 			if out, err := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", "6379", "CLIENT", "KILL", "ADDR", "127.0.0.1:"+strconv.Itoa(p)).CombinedOutput(); err != nil {
-				return 0, fmt.Errorf("redis-cli: %v: %s", err, out)
+				return 0, fmt.Errorf("redis-cli: %w: %s", err, out)
 			}
 		}
 		return len(ports), nil
@@ -422,7 +422,7 @@ func cutConnections(s *devstack.Stack, kind string, serverPort int) (int, error)
 	q := "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_port IN (" + strings.Join(list, ",") + ")"
 	out, err := exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc", q).CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("psql: %v: %s", err, out)
+		return 0, fmt.Errorf("psql: %w: %s", err, out)
 	}
 	return strconv.Atoi(strings.TrimSpace(string(out)))
 }
@@ -443,7 +443,7 @@ func clientPorts(pid, serverPort int) []int {
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	want := fmt.Sprintf("0100007F:%04X", serverPort)
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -474,11 +474,11 @@ func restartServer(kind string, down time.Duration) error {
 			return fmt.Errorf("no PostgreSQL cluster")
 		}
 		if out, err := exec.Command("pg_ctlcluster", fs[0], fs[1], "stop", "-m", "immediate").CombinedOutput(); err != nil {
-			return fmt.Errorf("stop: %v: %s", err, out)
+			return fmt.Errorf("stop: %w: %s", err, out)
 		}
 		time.Sleep(down)
 		if out, err := exec.Command("pg_ctlcluster", fs[0], fs[1], "start").CombinedOutput(); err != nil {
-			return fmt.Errorf("start: %v: %s", err, out)
+			return fmt.Errorf("start: %w: %s", err, out)
 		}
 		return waitTCP(devstack.PostgresAddr)
 	}
@@ -488,13 +488,16 @@ func restartServer(kind string, down time.Duration) error {
 	for _, k := range []string{"save", "appendonly", "dir", "stop-writes-on-bgsave-error"} {
 		out, err := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", "6379", "CONFIG", "GET", k).Output()
 		lines := strings.Split(string(out), "\n") // name, value (maybe empty)
-		if err != nil || len(lines) < 2 {
-			return fmt.Errorf("redis CONFIG GET %s: %v %q", k, err, out)
+		if err != nil {
+			return fmt.Errorf("redis CONFIG GET %s: %w %q", k, err, out)
+		}
+		if len(lines) < 2 {
+			return fmt.Errorf("redis CONFIG GET %s: no value in %q", k, out)
 		}
 		cfg[k] = lines[1]
 	}
 	if out, err := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", "6379", "SHUTDOWN", "NOSAVE").CombinedOutput(); err != nil && len(out) > 0 && !bytes.Contains(out, []byte("connect")) {
-		return fmt.Errorf("redis shutdown: %v: %s", err, out)
+		return fmt.Errorf("redis shutdown: %w: %s", err, out)
 	}
 	if err := waitClosed(devstack.RedisAddr); err != nil {
 		return err
@@ -504,7 +507,7 @@ func restartServer(kind string, down time.Duration) error {
 		"--save", cfg["save"], "--appendonly", cfg["appendonly"], "--dir", cfg["dir"],
 		"--stop-writes-on-bgsave-error", cfg["stop-writes-on-bgsave-error"])
 	if out, err := start.CombinedOutput(); err != nil {
-		return fmt.Errorf("redis start: %v: %s", err, out)
+		return fmt.Errorf("redis start: %w: %s", err, out)
 	}
 	return waitTCP(devstack.RedisAddr)
 }
@@ -725,20 +728,15 @@ func recovery(s *devstack.Stack) map[string]int {
 	return m
 }
 
-// writeReport replaces the figures between the markers of the doc.
+// writeReport writes the figures as the Markdown docs/reliability.md shows
+// between its faults markers; `make test-faults` has them written under the
+// gitignored .run/, and `make reliability-report` copies them into the doc.
 func writeReport(path string, f figures) error {
-	doc, err := os.ReadFile(path)
-	if err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	const begin, end = "<!-- faults:begin -->", "<!-- faults:end -->"
-	i, j := bytes.Index(doc, []byte(begin)), bytes.Index(doc, []byte(end))
-	if i < 0 || j < i {
-		return fmt.Errorf("%s has no %s ... %s block", path, begin, end)
-	}
-	block := fmt.Sprintf("%s\nMeasured by `make test-faults` on %s.\n\n%s%s", begin, time.Now().UTC().Format("2006-01-02"), f.String(), end)
-	out := append(append(append([]byte{}, doc[:i]...), block...), doc[j+len(end):]...)
-	return os.WriteFile(path, out, 0o644)
+	doc := fmt.Sprintf("Measured by `make test-faults` on %s.\n\n%s", time.Now().UTC().Format("2006-01-02"), f.String())
+	return os.WriteFile(path, []byte(doc), 0o644)
 }
 
 func dropTables(prefix string) {

@@ -53,6 +53,7 @@ func edit(t *testing.T, data []byte, change func(m map[string]any)) []byte {
 }
 
 func TestTypes(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, []string{
 		reminder.EventDue,
 		task.EventCompleted,
@@ -71,6 +72,7 @@ func TestTypes(t *testing.T) {
 }
 
 func TestValidTaskEvents(t *testing.T) {
+	t.Parallel()
 	created := fullTask(t)
 	minimal, err := task.NewFromCreate("u@example.com", task.CreateInput{Title: "x"}, task.NewID(), now)
 	require.NoError(t, err)
@@ -99,6 +101,7 @@ func TestValidTaskEvents(t *testing.T) {
 }
 
 func TestInvalidTaskEvents(t *testing.T) {
+	t.Parallel()
 	good := marshal(t, fullTask(t))
 	done, _ := fullTask(t).Complete(now)
 	for _, tc := range []struct {
@@ -144,6 +147,7 @@ func TestInvalidTaskEvents(t *testing.T) {
 }
 
 func TestReminderDue(t *testing.T) {
+	t.Parallel()
 	withDue, ok := reminder.For(fullTask(t))
 	require.True(t, ok)
 	require.NoError(t, eventschema.Validate(reminder.EventDue, marshal(t, withDue)))
@@ -172,6 +176,7 @@ func TestReminderDue(t *testing.T) {
 }
 
 func TestUnknownType(t *testing.T) {
+	t.Parallel()
 	err := eventschema.Validate("com.todo.notification.sent.v1", []byte(`{}`))
 	assert.True(t, errors.Is(err, eventschema.ErrUnknownType))
 }
@@ -179,6 +184,7 @@ func TestUnknownType(t *testing.T) {
 // TestDocumentedExamples keeps the examples in docs/events valid: each
 // JSON block there is a CloudEvent whose data must match its type's schema.
 func TestDocumentedExamples(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile("../../../docs/events/README.md")
 	require.NoError(t, err)
 	blocks := regexp.MustCompile("(?s)```json\n(.*?)```").FindAllSubmatch(doc, -1)

@@ -42,6 +42,7 @@ func webhook(b *bindingCall) notify.Webhook {
 }
 
 func TestWebhookDeliver(t *testing.T) {
+	t.Parallel()
 	n, err := notify.Message(notify.MessageInput{UserID: "u1", Title: "hello"}, "webhook")
 	require.NoError(t, err)
 	b := &bindingCall{}
@@ -59,6 +60,7 @@ func TestWebhookDeliver(t *testing.T) {
 }
 
 func TestWebhookDeliverCarriesTheTrace(t *testing.T) {
+	t.Parallel()
 	n, err := notify.Message(notify.MessageInput{UserID: "u1", Title: "hello"}, "webhook")
 	require.NoError(t, err)
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -71,6 +73,7 @@ func TestWebhookDeliverCarriesTheTrace(t *testing.T) {
 }
 
 func TestWebhookDeliverErrors(t *testing.T) {
+	t.Parallel()
 	n, err := notify.Message(notify.MessageInput{UserID: "u1", Title: "hello"}, "webhook")
 	require.NoError(t, err)
 

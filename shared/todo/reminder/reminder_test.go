@@ -13,6 +13,7 @@ import (
 )
 
 func TestJobName(t *testing.T) {
+	t.Parallel()
 	name := reminder.JobName("0195e3c4-8f0a-7b3e-9c1d-2a4b6c8d0e1f")
 	assert.Equal(t, "reminder-0195e3c4-8f0a-7b3e-9c1d-2a4b6c8d0e1f", name)
 	id, ok := reminder.TaskID(name)
@@ -26,6 +27,7 @@ func TestJobName(t *testing.T) {
 }
 
 func TestID(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 3, 1, 9, 0, 0, 500, time.UTC)
 	id := reminder.ID("task-1", at)
 	assert.Equal(t, "task-1@2026-03-01T09:00:00.0000005Z", id)
@@ -37,6 +39,7 @@ func TestID(t *testing.T) {
 }
 
 func TestFor(t *testing.T) {
+	t.Parallel()
 	zone := time.FixedZone("x", 2*3600)
 	due := time.Date(2026, 3, 31, 12, 0, 0, 0, zone)
 	remind := time.Date(2026, 3, 31, 11, 0, 0, 0, zone)
@@ -68,6 +71,7 @@ func TestFor(t *testing.T) {
 }
 
 func TestDueMarshalsUTC(t *testing.T) {
+	t.Parallel()
 	zone := time.FixedZone("x", -3*3600)
 	due := time.Date(2026, 1, 1, 9, 0, 0, 0, zone)
 	b, err := json.Marshal(reminder.Due{TaskID: "t", UserID: "u", Title: "x", DueAt: &due, RemindAt: due})

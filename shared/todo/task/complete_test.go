@@ -19,6 +19,7 @@ func recurring(due string, f task.Frequency, interval int) task.Task {
 }
 
 func TestCompleteOnce(t *testing.T) {
+	t.Parallel()
 	from := base()
 	from.Recurrence = nil
 	done, next := from.Complete(later.In(time.FixedZone("x", -5*3600)))
@@ -34,6 +35,7 @@ func TestCompleteOnce(t *testing.T) {
 }
 
 func TestCompleteCompleted(t *testing.T) {
+	t.Parallel()
 	done, _ := base().Complete(now)
 	again, next := done.Complete(later)
 	assert.Nil(t, next)
@@ -41,6 +43,7 @@ func TestCompleteCompleted(t *testing.T) {
 }
 
 func TestCompleteRecurring(t *testing.T) {
+	t.Parallel()
 	from := base() // monthly, due 31 March 10:00, reminded an hour before
 	done, next := from.Complete(later)
 	require.NotNil(t, next)
@@ -68,6 +71,7 @@ func TestCompleteRecurring(t *testing.T) {
 }
 
 func TestCompleteRetryNamesTheSameOccurrence(t *testing.T) {
+	t.Parallel()
 	_, first := base().Complete(now)
 	_, retry := base().Complete(later)
 	require.NotNil(t, first)
@@ -81,6 +85,7 @@ func TestCompleteRetryNamesTheSameOccurrence(t *testing.T) {
 }
 
 func TestNextDue(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		due      string
@@ -116,6 +121,7 @@ func TestNextDue(t *testing.T) {
 }
 
 func TestNextRemindKeepsItsOffset(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, due, remind, wantRemind string
 		freq                          task.Frequency
@@ -137,6 +143,7 @@ func TestNextRemindKeepsItsOffset(t *testing.T) {
 }
 
 func TestNoNextOccurrence(t *testing.T) {
+	t.Parallel()
 	noDue := base()
 	noDue.DueAt, noDue.RemindAt = nil, nil // invalid, but must not panic
 	badFreq := recurring("2026-01-01T00:00:00Z", "yearly", 1)
@@ -161,6 +168,7 @@ func TestNoNextOccurrence(t *testing.T) {
 }
 
 func TestNextID(t *testing.T) {
+	t.Parallel()
 	due := *at("2026-02-28T09:00:00Z")
 	id := task.NextID("task-1", due)
 	assert.Equal(t, id, task.NextID("task-1", due.In(time.FixedZone("x", 3600))), "the same instant in another zone")

@@ -34,10 +34,10 @@ type RecurrenceInput struct {
 // problem. An invalid userID or id is the caller's bug and a plain error.
 func NewFromCreate(userID string, in CreateInput, id string, now time.Time) (Task, error) {
 	if err := request.ValidID(userID); err != nil {
-		return Task{}, fmt.Errorf("task: user id %v", err)
+		return Task{}, fmt.Errorf("task: user id %w", err)
 	}
 	if err := request.ValidID(id); err != nil {
-		return Task{}, fmt.Errorf("task: id %v", err)
+		return Task{}, fmt.Errorf("task: id %w", err)
 	}
 	now = now.UTC()
 	t := Task{

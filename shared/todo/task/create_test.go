@@ -41,6 +41,7 @@ func fields(t *testing.T, err error) []string {
 }
 
 func TestNewFromCreate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		in    task.CreateInput
@@ -155,6 +156,7 @@ func TestNewFromCreate(t *testing.T) {
 }
 
 func TestNewFromCreateIDs(t *testing.T) {
+	t.Parallel()
 	for name, ids := range map[string][2]string{
 		"empty user":  {"", "task-1"},
 		"bad user":    {"a/b", "task-1"},
@@ -172,6 +174,7 @@ func TestNewFromCreateIDs(t *testing.T) {
 }
 
 func TestNewFromCreateNowInUTC(t *testing.T) {
+	t.Parallel()
 	local := now.In(time.FixedZone("x", 3600))
 	got, err := task.NewFromCreate("user-1", task.CreateInput{Title: "t"}, "task-1", local)
 	require.NoError(t, err)
@@ -181,6 +184,7 @@ func TestNewFromCreateNowInUTC(t *testing.T) {
 
 // TestCreateInputFromJSON checks the JSON names of the create body.
 func TestCreateInputFromJSON(t *testing.T) {
+	t.Parallel()
 	var in task.CreateInput
 	require.NoError(t, json.Unmarshal([]byte(`{"title":"t","description":"d","priority":"low","tags":["x"],
 		"due_at":"2026-01-02T10:00:00Z","remind_at":null,"recurrence":{"frequency":"daily","interval":3}}`), &in))
@@ -191,6 +195,7 @@ func TestCreateInputFromJSON(t *testing.T) {
 }
 
 func TestMarshalJSON(t *testing.T) {
+	t.Parallel()
 	zone := time.FixedZone("plus2", 2*3600)
 	due := time.Date(2026, 1, 2, 12, 0, 0, 500, zone)
 	tk := task.Task{
@@ -211,6 +216,7 @@ func TestMarshalJSON(t *testing.T) {
 }
 
 func TestNewID(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for range 1000 {
 		id := task.NewID()

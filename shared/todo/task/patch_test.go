@@ -32,6 +32,7 @@ func parsePatch(t *testing.T, s string) map[string]json.RawMessage {
 }
 
 func TestApplyPatch(t *testing.T) {
+	t.Parallel()
 	plain := base()
 	plain.Recurrence, plain.DueAt, plain.RemindAt = nil, nil, nil
 
@@ -137,12 +138,14 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 func TestApplyPatchNil(t *testing.T) {
+	t.Parallel()
 	_, err := base().ApplyPatch(nil, later)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "JSON object")
 }
 
 func TestApplyPatchDoesNotAlias(t *testing.T) {
+	t.Parallel()
 	from := base()
 	got, err := from.ApplyPatch(parsePatch(t, `{"title":"x"}`), later)
 	require.NoError(t, err)
@@ -153,6 +156,7 @@ func TestApplyPatchDoesNotAlias(t *testing.T) {
 }
 
 func TestApplyPatchCompletedTaskStaysCompleted(t *testing.T) {
+	t.Parallel()
 	done, _ := base().Complete(now)
 	got, err := done.ApplyPatch(parsePatch(t, `{"title":"renamed"}`), later)
 	require.NoError(t, err)

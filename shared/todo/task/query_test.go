@@ -22,6 +22,7 @@ var allSorts = []task.Sort{
 }
 
 func TestParseQuery(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		raw  string
 		want task.Query
@@ -91,6 +92,7 @@ func firstCursor(t *testing.T, raw string, tasks []task.Task) string {
 }
 
 func TestCursorBelongsToItsQuery(t *testing.T) {
+	t.Parallel()
 	tasks := seed(50)
 	next := firstCursor(t, "sort=title&limit=5&tag=work", tasks)
 	for raw, ok := range map[string]bool{
@@ -116,6 +118,7 @@ func TestCursorBelongsToItsQuery(t *testing.T) {
 }
 
 func TestApplyRejectsInvalidQueries(t *testing.T) {
+	t.Parallel()
 	for name, q := range map[string]task.Query{
 		"status":   {Status: "done"},
 		"priority": {Priority: "urgent"},
@@ -131,6 +134,7 @@ func TestApplyRejectsInvalidQueries(t *testing.T) {
 }
 
 func TestApplyOrders(t *testing.T) {
+	t.Parallel()
 	mk := func(id, title string, p task.Priority, due *time.Time, created string) task.Task {
 		return task.Task{ID: id, UserID: "u", Title: title, Priority: p, DueAt: due, CreatedAt: *at(created)}
 	}
@@ -173,6 +177,7 @@ func ids(items []task.Task) string {
 }
 
 func TestApplyFilters(t *testing.T) {
+	t.Parallel()
 	tasks := []task.Task{
 		{ID: "a", Title: "Buy MILK", Priority: task.PriorityHigh, Tags: []string{"home"}, DueAt: at("2026-01-01T00:00:00Z")},
 		{ID: "b", Title: "Call", Description: "about the milkshake", Completed: true, Priority: task.PriorityLow, DueAt: at("2026-01-02T00:00:00Z")},
@@ -206,6 +211,7 @@ func TestApplyFilters(t *testing.T) {
 // TestCursorSurvivesChanges checks that a cursor marks a position, not an
 // offset: tasks added or removed before it neither repeat nor skip others.
 func TestCursorSurvivesChanges(t *testing.T) {
+	t.Parallel()
 	tasks := seed(30)
 	q := task.Query{Sort: task.SortTitle, Limit: 10}
 	first, next, err := q.Apply(tasks)
@@ -240,7 +246,7 @@ var words = []string{"milk", "Rent", "call", "MOM", "report", "gym", "dentist", 
 // (so ties are common), some without due dates, all priorities and
 // statuses, and overlapping tags.
 func seed(n int) []task.Task {
-	r := rand.New(rand.NewPCG(1, uint64(n)))
+	r := rand.New(rand.NewPCG(1, uint64(n))) //nolint:gosec // n is a test's positive size
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	prios := []task.Priority{task.PriorityLow, task.PriorityMedium, task.PriorityHigh}
 	tagPool := []string{"home", "work", "errand", "health", "money"}
@@ -396,6 +402,7 @@ func collect(t *testing.T, q task.Query, tasks []task.Task) []task.Task {
 }
 
 func TestApplyMatchesReferenceOn1000Tasks(t *testing.T) {
+	t.Parallel()
 	tasks := seed(1000)
 	r := rand.New(rand.NewPCG(7, 7))
 	r.Shuffle(len(tasks), func(i, j int) { tasks[i], tasks[j] = tasks[j], tasks[i] })
@@ -441,6 +448,7 @@ func TestApplyMatchesReferenceOn1000Tasks(t *testing.T) {
 }
 
 func TestApplyPagesOneByOne(t *testing.T) {
+	t.Parallel()
 	tasks := seed(120)
 	for _, s := range allSorts {
 		got := collect(t, task.Query{Sort: s, Limit: 1}, tasks)
@@ -449,6 +457,7 @@ func TestApplyPagesOneByOne(t *testing.T) {
 }
 
 func TestApplyEmpty(t *testing.T) {
+	t.Parallel()
 	items, next, err := task.Query{}.Apply(nil)
 	require.NoError(t, err)
 	assert.Empty(t, items)

@@ -68,7 +68,7 @@ func (r report) goals() []goal {
 func (r report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks at scale: the task layout\n\n")
-	fmt.Fprintf(&b, "Measured by `make bench-scale` (`hack/benchscale`) on %s, in %s. Raw numbers: [benchmarks-scale.json](benchmarks-scale.json); chart: [benchmarks-scale.png](benchmarks-scale.png).\n\n",
+	fmt.Fprintf(&b, "Measured by `make bench-scale` (`hack/bench/scale`) on %s, in %s. Raw numbers: [benchmarks-scale.json](benchmarks-scale.json); chart: [benchmarks-scale.png](benchmarks-scale.png).\n\n",
 		r.Started.Format(time.RFC3339), r.Took)
 	fmt.Fprintf(&b, "**Method.** A stack of create-task, list-tasks, sweep-reminders and fire-reminder, each with its daprd, on each store. "+
 		"Each stack first takes 20 creates unmeasured (connections, the broker's first publish). Users are seeded through `taskstore.Import` (Dapr transactions of about 500 writes, many users each), one task per user, 1%% of them with a reminder in the next week. "+

@@ -104,7 +104,7 @@ func (s *stack) sweep(ctx context.Context) (sweepRun, error) {
 	if err != nil {
 		return sweepRun{}, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	var last sweepRun
 	found := false
 	sc := bufio.NewScanner(f)

@@ -1,4 +1,4 @@
-// Command benchscale measures how the task layout's costs follow the data:
+// Command scale measures how the task layout's costs follow the data:
 // create, list and sweep latency on stores seeded with growing numbers of
 // users, and with growing task lists of one user, on SQLite and on
 // PostgreSQL. It seeds through taskstore.Import (Dapr transactions, many

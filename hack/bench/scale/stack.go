@@ -68,7 +68,7 @@ func start(root, kind string, keep bool) (*stack, error) {
 	build := exec.Command("go", append([]string{"build", "-o", filepath.Join(dir, "bin") + string(os.PathSeparator)}, prefixed("./functions/", functions)...)...)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building functions: %v\n%s", err, out)
+		return nil, fmt.Errorf("building functions: %w\n%s", err, out)
 	}
 	base, err := devstack.FreeBlock(6)
 	if err != nil {
