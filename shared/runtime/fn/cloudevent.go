@@ -34,7 +34,7 @@ const kafkaSourceType = "dev.knative.kafka.event"
 func decodeHTTP(r *http.Request) (cloudevents.Event, error) {
 	r.Body = http.MaxBytesReader(nil, r.Body, maxEventBytes)
 	msg := cehttp.NewMessageFromHttpRequest(r)
-	defer msg.Finish(nil)
+	defer func() { _ = msg.Finish(nil) }()
 	e, err := binding.ToEvent(r.Context(), msg)
 	if err != nil {
 		return cloudevents.Event{}, fmt.Errorf("not a CloudEvent: %w", err)

@@ -20,13 +20,13 @@ type Config struct {
 	Port int    `env:"PORT,default=8080"` // Knative sets it
 	// MetricsPort serves Prometheus metrics; 0 turns them off. Not
 	// 9090/9091 (Knative's queue-proxy) nor Dapr's 9095.
-	MetricsPort int            `env:"METRICS_PORT,default=9464"`
-	LogLevel    string         `env:"LOG_LEVEL,default=info"`
+	MetricsPort int    `env:"METRICS_PORT,default=9464"`
+	LogLevel    string `env:"LOG_LEVEL,default=info"`
 	// PprofPort, when not 0, serves Go's profiles (/debug/pprof/) on
 	// 127.0.0.1 only: off by default, never reachable from outside the pod.
-	PprofPort int `env:"PPROF_PORT,default=0"`
-	Sidecar     sidecar.Config // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN
-	AppToken    secret.Value   `env:"APP_API_TOKEN"` // when set, requests must carry it
+	PprofPort int            `env:"PPROF_PORT,default=0"`
+	Sidecar   sidecar.Config // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN
+	AppToken  secret.Value   `env:"APP_API_TOKEN"` // when set, requests must carry it
 
 	// DrainQuietPeriod is how long after SIGTERM the function keeps
 	// serving while no request arrives, so requests already routed to it

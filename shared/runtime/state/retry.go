@@ -46,7 +46,7 @@ func RetryOnConflict(ctx context.Context, r Retry, conflict error, attempt func(
 		}
 		var pause time.Duration
 		if bound > 0 {
-			pause = rand.N(bound)
+			pause = rand.N(bound) //nolint:gosec // jitter, not a secret
 		}
 		bound = min(2*bound, r.MaxPause)
 		t := time.NewTimer(pause)

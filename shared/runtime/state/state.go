@@ -195,7 +195,7 @@ func wrap(err error) error {
 	msg := strings.ToLower(err.Error())
 	for _, s := range []string{"etag", "possible etag mismatch", "duplicate key", "unique constraint", "already exists", "failed to set key", "no item was updated", "try restarting transaction", "failed to read auto-increment value"} {
 		if strings.Contains(msg, s) {
-			return fmt.Errorf("%w: %v", ErrConflict, err)
+			return fmt.Errorf("%w: %w", ErrConflict, err)
 		}
 	}
 	return err

@@ -172,7 +172,7 @@ func (d *Dapr) Import(ctx context.Context, tasks []task.Task) error {
 			err = d.st.Transact(ctx, append(ops, agenda...)...)
 		}
 		if errors.Is(err, state.ErrConflict) {
-			err = fmt.Errorf("%w: a user already has tasks, or the agenda changed meanwhile: %v", ErrConflict, err)
+			err = fmt.Errorf("%w: a user already has tasks, or the agenda changed meanwhile: %w", ErrConflict, err)
 		}
 		ops, batch = nil, nil
 		return err

@@ -159,7 +159,7 @@ func putOrCreate(key string, v any, etag string) state.Op {
 func retry(ctx context.Context, attempt func() error) error {
 	err := state.RetryOnConflict(ctx, state.OnContention, errIndexRace, attempt)
 	if errors.Is(err, errIndexRace) {
-		return fmt.Errorf("%w: index kept changing: %v", ErrConflict, err)
+		return fmt.Errorf("%w: index kept changing: %w", ErrConflict, err)
 	}
 	return err
 }
