@@ -7,7 +7,7 @@
 #   make replay-deadletters TOPIC=todo.reminders.events.dlq
 #   make test-faults          SIGKILL/restart under load: reminders exactly once;
 #                             its figures go to .run/reports/faults.md
-#   make reliability-report   copy those figures into docs/reliability.md
+#   make reports              copy those figures (and other tests' figures) into the docs
 
 FUZZTIME ?= 10s
 TOPIC ?=
@@ -23,11 +23,11 @@ FUZZ_TARGETS = $(shell grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*'
 	| sed -E 's#^(.*)/[^/]*_test\.go:func #./\1:#' | sort -u)
 
 # Where make test-faults leaves its figures: under the gitignored .run/, so
-# a test run leaves the tree clean; make reliability-report copies them
+# a test run leaves the tree clean; make reports copies them
 # between docs/reliability.md's markers.
 FAULTS_FIGURES := .run/reports/faults.md
 
-.PHONY: test-security fuzz vulncheck secrets-scan replay-deadletters test-faults reliability-report
+.PHONY: test-security fuzz vulncheck secrets-scan replay-deadletters test-faults reports
 
 test-security: tools ## security tests through real sidecars (about 1 min)
 	$(GO) test -count=1 -timeout 10m ./shared/tests/security/
@@ -59,12 +59,5 @@ replay-deadletters: ## republish a dead-letter topic through a sidecar: TOPIC=to
 test-faults: tools ## SIGKILL/restart under load (about 3 min): figures into .run/reports/faults.md
 	FAULTS_REPORT=$(FAULTS_FIGURES) $(GO) test -tags faults -count=1 -timeout 20m -run TestFaults -v ./shared/tests/faults/
 
-reliability-report: ## copy the last make test-faults figures into docs/reliability.md
-	@test -f $(FAULTS_FIGURES) || { echo "reliability-report: no $(FAULTS_FIGURES); run make test-faults first" >&2; exit 1; }
-	@awk -v figures=$(FAULTS_FIGURES) ' \
-		/^<!-- faults:begin -->$$/ { print; while ((getline l < figures) > 0) print l; skip = 1; found++; next } \
-		/^<!-- faults:end -->$$/ { skip = 0; found++ } \
-		!skip { print } \
-		END { if (found != 2) { print "reliability-report: docs/reliability.md lacks its faults markers" > "/dev/stderr"; exit 1 } }' \
-		docs/reliability.md > docs/reliability.md.tmp && mv docs/reliability.md.tmp docs/reliability.md || { rm -f docs/reliability.md.tmp; exit 1; }
-	@echo "docs/reliability.md: figures of $(FAULTS_FIGURES)"
+reports: ## copy the figures the last test runs wrote under .run/reports/ into the docs that show them
+	@bash hack/reports.sh .run/reports

@@ -32,6 +32,10 @@ func TestProduct(t *testing.T) {
 			a := api{t: t, p: p}
 			log := p.WatchTopics(t, task.Topic, reminder.Topic)
 			warmUp(t, a, p)
+			if profile == devstack.Local {
+				// First, while nothing else runs.
+				t.Run("sidecar calls per operation", func(t *testing.T) { testSidecarCalls(t, api{t: t, p: p}, p) })
+			}
 			t.Run("reminders", func(t *testing.T) { testReminders(t, api{t: t, p: p}, p, log) })
 			t.Run("recurrence", func(t *testing.T) { testRecurrence(t, api{t: t, p: p}, log) })
 			t.Run("events", func(t *testing.T) { testEvents(t, api{t: t, p: p}, log) })
