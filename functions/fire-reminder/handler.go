@@ -103,16 +103,12 @@ func (h *Handler) sync(ctx context.Context, userID, taskID string) (outcome, err
 	if !ok {
 		return cancelled, h.Jobs.Cancel(ctx, name)
 	}
-	done, err := h.Fired.Marked(ctx, firedKey(due.ID()))
-	if err != nil {
-		return none, err
-	}
-	if done {
-		return alreadyDone, nil
-	}
 	tc := logging.TraceContext(ctx)
 	job := reminder.Job{UserID: userID, TaskID: taskID, RemindAt: due.RemindAt, TraceParent: tc["traceparent"], TraceState: tc["tracestate"]}
 	if due.RemindAt.After(h.Now()) {
+		// Not due yet, so not fired yet (a reminder never fires before its
+		// time): no fired mark to read. Should clocks disagree, the job's
+		// own check of the mark still sends nothing twice.
 		if cur, err := h.Jobs.Get(ctx, name); err == nil && cur.RemindAt.Equal(job.RemindAt) {
 			return none, nil
 		}
@@ -121,6 +117,13 @@ func (h *Handler) sync(ctx context.Context, userID, taskID string) (outcome, err
 		}
 		h.Log.InfoContext(ctx, "reminder scheduled", "task_id", taskID, "remind_at", due.RemindAt)
 		return scheduled, nil
+	}
+	done, err := h.Fired.Marked(ctx, firedKey(due.ID()))
+	if err != nil {
+		return none, err
+	}
+	if done {
+		return alreadyDone, nil
 	}
 	return fired, h.fire(ctx, due)
 }

@@ -22,7 +22,9 @@ import (
 
 func main() {
 	fn.Main("fire-reminder", func(f *fn.Function) error {
-		f.Dedupe(state.Records{Store: f.DedupeState(), TTL: 24 * time.Hour})
+		// No runtime dedupe: the handler syncs from the stored task and
+		// marks what it fired, so a repeated event changes nothing, and a
+		// record per event would cost two sidecar calls for each.
 		serve(f, &Handler{
 			Tasks:  taskstore.NewDapr(f.State()),
 			Jobs:   DaprJobs{Client: f.Dapr()},

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/fn"
-	"github.com/todo-chatbot/functions/shared/runtime/state"
 	"github.com/todo-chatbot/functions/shared/todo/notify"
 	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
@@ -21,7 +20,8 @@ func main() {
 		if err := fn.ReadEnv(&c); err != nil {
 			return err
 		}
-		f.Dedupe(state.Records{Store: f.DedupeState(), TTL: 24 * time.Hour})
+		// No runtime dedupe: the delivery record, claimed before sending and
+		// marked sent after, already makes a repeated event send nothing.
 		serve(f, &Handler{
 			Records: notify.StateRecords{Store: f.State()},
 			Channel: notify.Webhook{
