@@ -25,9 +25,11 @@ func main() {
 		serve(f, &Handler{
 			Records: notify.StateRecords{Store: f.State()},
 			Channel: notify.Webhook{
-				Client:      f.Dapr(),
-				Binding:     c.Binding,
-				Secrets:     f.Secrets(),
+				Client:  f.Dapr(),
+				Binding: c.Binding,
+				// A rotated token is picked up within a minute; reading it on
+				// every delivery cost a sidecar call each.
+				Secrets:     f.Secrets().CachedFor(time.Minute),
 				SecretName:  c.Secret,
 				SecretField: "token",
 			},

@@ -7,6 +7,8 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/todo-chatbot/functions/shared/runtime/logging"
 )
@@ -54,26 +56,66 @@ type Getter interface {
 type Store struct {
 	client Getter
 	name   string
+
+	maxAge time.Duration // 0: every Get reads the store
+	now    func() time.Time
+	mu     sync.Mutex
+	cached map[string]cachedSecret
+}
+
+type cachedSecret struct {
+	data map[string]string
+	at   time.Time
 }
 
 // NewStore returns a Store over the named Dapr secret store component.
 func NewStore(client Getter, name string) *Store {
-	return &Store{client: client, name: name}
+	return &Store{client: client, name: name, now: time.Now}
+}
+
+// CachedFor makes s keep what it read for maxAge: a secret read on every
+// request is a round trip through the sidecar (and, in Kubernetes, on to
+// the API server) each time. A rotated secret is seen within maxAge.
+func (s *Store) CachedFor(maxAge time.Duration) *Store {
+	s.maxAge = maxAge
+	s.cached = map[string]cachedSecret{}
+	return s
 }
 
 // Get returns field key of secret name. Errors name the store, secret and
 // field, never a value.
 func (s *Store) Get(ctx context.Context, name, key string) (Value, error) {
-	data, err := s.client.GetSecret(ctx, s.name, name, nil)
+	data, err := s.read(ctx, name)
 	if err != nil {
-		return Value{}, fmt.Errorf("secret %s/%s: %w", s.name, name, err)
-	}
-	for _, v := range data {
-		logging.Redact(v)
+		return Value{}, err
 	}
 	v, ok := data[key]
 	if !ok {
 		return Value{}, fmt.Errorf("secret %s/%s has no field %q", s.name, name, key)
 	}
 	return NewValue(v), nil
+}
+
+func (s *Store) read(ctx context.Context, name string) (map[string]string, error) {
+	if s.maxAge > 0 {
+		s.mu.Lock()
+		c, ok := s.cached[name]
+		s.mu.Unlock()
+		if ok && s.now().Sub(c.at) < s.maxAge {
+			return c.data, nil
+		}
+	}
+	data, err := s.client.GetSecret(ctx, s.name, name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("secret %s/%s: %w", s.name, name, err)
+	}
+	for _, v := range data {
+		logging.Redact(v)
+	}
+	if s.maxAge > 0 {
+		s.mu.Lock()
+		s.cached[name] = cachedSecret{data: data, at: s.now()}
+		s.mu.Unlock()
+	}
+	return data, nil
 }

@@ -1,9 +1,11 @@
 package secret
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValueEqual(t *testing.T) {
@@ -37,5 +39,48 @@ func TestValueNeverPrints(t *testing.T) {
 		if s == "" || strings.Contains(s, "s3cret") {
 			t.Errorf("rendered %q", s)
 		}
+	}
+}
+
+type countingGetter struct {
+	calls int
+	token string
+}
+
+func (g *countingGetter) GetSecret(_ context.Context, _, _ string, _ map[string]string) (map[string]string, error) {
+	g.calls++
+	return map[string]string{"token": g.token}, nil
+}
+
+func TestStoreCachedFor(t *testing.T) {
+	t.Parallel()
+	g := &countingGetter{token: "first"}
+	now := time.Unix(0, 0)
+	s := NewStore(g, "secrets").CachedFor(time.Minute)
+	s.now = func() time.Time { return now }
+	ctx := context.Background()
+	for range 3 {
+		v, err := s.Get(ctx, "notify-webhook", "token")
+		if err != nil || !v.Equal("first") {
+			t.Fatalf("Get = %v, %v", v, err)
+		}
+	}
+	if g.calls != 1 {
+		t.Fatalf("three reads within a minute made %d calls, want 1", g.calls)
+	}
+	g.token = "rotated"
+	now = now.Add(time.Minute)
+	if v, _ := s.Get(ctx, "notify-webhook", "token"); !v.Equal("rotated") || g.calls != 2 {
+		t.Fatalf("after a minute the rotated secret is read: got %v after %d calls", v, g.calls)
+	}
+	if _, err := s.Get(ctx, "notify-webhook", "missing"); err == nil {
+		t.Fatal("a missing field is an error, cached or not")
+	}
+
+	uncached := NewStore(g, "secrets")
+	_, _ = uncached.Get(ctx, "notify-webhook", "token")
+	_, _ = uncached.Get(ctx, "notify-webhook", "token")
+	if g.calls != 4 {
+		t.Fatalf("without a cache every Get reads the store: %d calls, want 4", g.calls)
 	}
 }
