@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -108,6 +109,7 @@ func main() {
 	rounds := flag.Int("rounds", 0, "rounds per figure (default 5, quick 1)")
 	stores := flag.String("stores", "auto", "stores of the stack: sqlite, postgres+redis, or auto (postgres+redis when both run)")
 	keep := flag.Bool("keep", false, "keep the run folders (logs, data) afterwards")
+	steps := flag.String("steps", "", "comma-separated rates (/s) of the throughput ladder, instead of the size's")
 	flag.Parse()
 
 	sz := full
@@ -117,6 +119,17 @@ func main() {
 	}
 	if *rounds > 0 {
 		sz.Rounds = *rounds
+	}
+	if *steps != "" {
+		sz.Steps = nil
+		for _, v := range strings.Split(*steps, ",") {
+			rate, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || rate <= 0 {
+				fmt.Fprintf(os.Stderr, "bench: -steps %q: want rates like 50,100,200\n", *steps)
+				os.Exit(2)
+			}
+			sz.Steps = append(sz.Steps, rate)
+		}
 	}
 	want := map[string]bool{}
 	for _, n := range strings.Split(*only, ",") {

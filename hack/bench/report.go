@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,6 +194,10 @@ func (r *Report) evaluate() {
 	}
 	for _, t := range r.Throughput {
 		add("Throughput (create-task, "+storesName(t.Stores)+")", "highest rate with P99 < 50 ms (no target)", fmt.Sprintf("%.0f/s through Dapr, %.0f/s direct", t.MaxDapr, t.MaxDirect), "reference")
+		if s := t.at(pathDapr, profileRate); s != nil {
+			add("CPU per created task ("+storesName(t.Stores)+")", fmt.Sprintf("every process together ≤ 6.5 ms at %d/s through Dapr", profileRate),
+				fmt.Sprintf("%.1f ms", s.CPUMsPerTask), verdict(s.CPUMsPerTask > 0 && s.CPUMsPerTask <= 6.5))
+		}
 	}
 }
 
@@ -365,6 +371,16 @@ func (r *Report) markdown() string {
 				total += u.CPU
 			}
 			p("| **total** | **%.0f** (of %d00) | | |\n\n", total, r.Machine.Cores)
+		}
+		if s := t.at(pathDapr, profileRate); s != nil {
+			p("CPU time per created task at %d/s through Dapr, by process (its CPU over the step divided by the tasks created; the bench's own load generator is not counted in the total):\n\n| Process | CPU ms per task |\n|---|---|\n", profileRate)
+			for _, u := range s.Usage {
+				p("| %s | %.2f |\n", u.Process, u.CPUMsPerTask)
+			}
+			p("| **total** | **%.2f** |\n\n", s.CPUMsPerTask)
+			for _, name := range slices.Sorted(maps.Keys(s.Profiles)) {
+				p("Where %s spent its CPU in that step (its CPU profile, `go tool pprof -top`, heaviest ten by own time):\n\n```\n%s\n```\n\n", name, s.Profiles[name])
+			}
 		}
 	}
 

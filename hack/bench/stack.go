@@ -11,8 +11,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +75,7 @@ type stack struct {
 	stores              devstack.Stores // behind the tasks and dedupe components
 	prefix              string          // of every table and key the bench creates
 	servers             []*http.Server
+	pprof               map[string]int // each project function's PPROF_PORT
 	stopSub             context.CancelFunc
 	subDone             chan struct{}
 }
@@ -142,12 +145,16 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, s
 		return nil, err
 	}
 	var fns []devstack.Function
+	s.pprof = map[string]int{}
 	for _, name := range spec.functions {
 		f, err := newFunction(name, filepath.Join(bin, name))
 		if err != nil {
 			return nil, err
 		}
-		f.Env = []string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms"}
+		if s.pprof[name], err = freePort(); err != nil {
+			return nil, err
+		}
+		f.Env = []string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms", "PPROF_PORT=" + strconv.Itoa(s.pprof[name])}
 		fns = append(fns, f)
 	}
 	if s.caller, err = newFunction(callerID, ""); err != nil {
@@ -432,3 +439,65 @@ func (w *webhook) deliveries(ids map[string]bool) map[string][]delivery {
 }
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// profile starts a CPU profile of every project function, lasting a
+// second less than a step of seconds, and returns what waits for them and
+// gives the top of each (go tool pprof -top), by function.
+func (s *stack) profile(ctx context.Context, seconds float64, logf func(string, ...any)) func() map[string]string {
+	secs := max(1, int(seconds)-1)
+	type result struct{ name, top string }
+	ch := make(chan result, len(s.pprof))
+	for name, port := range s.pprof {
+		go func() {
+			url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", port, secs)
+			top, err := profileTop(ctx, url, filepath.Join(s.dir, name+".pprof"))
+			if err != nil {
+				logf("profile of %s: %v", name, err)
+			}
+			ch <- result{name, top}
+		}()
+	}
+	return func() map[string]string {
+		out := map[string]string{}
+		for range len(s.pprof) {
+			if r := <-ch; r.top != "" {
+				out[r.name] = r.top
+			}
+		}
+		return out
+	}
+}
+
+// profileTop fetches a CPU profile into file and returns its ten heaviest
+// functions by own time, as go tool pprof -top lists them.
+func profileTop(ctx context.Context, url, file string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		return "", err
+	}
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=10", file).Output()
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof: %w", err)
+	}
+	// From the column headings on: the file's path and the time are noise.
+	top := string(out)
+	if i := strings.Index(top, "      flat"); i >= 0 {
+		top = top[i:]
+	}
+	return strings.TrimRight(top, "\n"), nil
+}

@@ -15,8 +15,11 @@ const sustainP99 = 50.0 // ms
 type Usage struct {
 	Process string  `json:"process"`
 	CPU     float64 `json:"cpu_percent_of_one_core"`
-	RSSMiB  float64 `json:"rss_mib"`
-	PeakMiB float64 `json:"peak_rss_mib"`
+	// CPUMsPerTask is the process's CPU time over the step divided by the
+	// tasks created in it.
+	CPUMsPerTask float64 `json:"cpu_ms_per_task"`
+	RSSMiB       float64 `json:"rss_mib"`
+	PeakMiB      float64 `json:"peak_rss_mib"`
 }
 
 // Step is one rate of the throughput ladder on one path.
@@ -31,7 +34,17 @@ type Step struct {
 	Retried  bool    `json:"retried"` // failed once, measured again
 	FirstErr string  `json:"first_error,omitempty"`
 	Usage    []Usage `json:"usage"`
+	// CPUMsPerTask is every process's CPU time over the step (the bench's
+	// own load generator aside) divided by the tasks created in it.
+	CPUMsPerTask float64 `json:"cpu_ms_per_task"`
+	// Profiles holds, at profileRate through Dapr, the top of each
+	// function's CPU profile over the step (go tool pprof -top).
+	Profiles map[string]string `json:"profiles,omitempty"`
 }
+
+// profileRate is the step whose functions are profiled: the rate of the
+// CPU-per-task goal.
+const profileRate = 100
 
 // Throughput is the create-task ladder.
 type Throughput struct {
@@ -96,15 +109,30 @@ func (b *bench) step(ctx context.Context, path string, rate float64, url func(st
 	for i, n := range names {
 		before[i], _ = proc.Read(b.s.pid(n))
 	}
+	var profiles func() map[string]string
+	if path == pathDapr && rate == profileRate {
+		profiles = b.s.profile(ctx, b.sz.StepSeconds, b.log)
+	}
 	res := load.Run(ctx, b.cfg(rate, b.sz.StepSeconds), b.createFunc(url))
 	st := Step{Path: path, Rate: rate, Achieved: res.Achieved(), Latency: pcts(res.Latency), Errors: res.Errors, Count: res.Sent, FirstErr: res.FirstErr}
+	created := float64(res.Sent - res.Errors)
 	for i, n := range names {
 		after, err := proc.Read(b.s.pid(n))
 		if err != nil {
 			continue
 		}
-		st.Usage = append(st.Usage, Usage{Process: n, CPU: proc.CPUPercent(before[i], after),
-			RSSMiB: float64(after.RSS) / (1 << 20), PeakMiB: float64(after.HWM) / (1 << 20)})
+		u := Usage{Process: n, CPU: proc.CPUPercent(before[i], after),
+			RSSMiB: float64(after.RSS) / (1 << 20), PeakMiB: float64(after.HWM) / (1 << 20)}
+		if created > 0 {
+			u.CPUMsPerTask = proc.CPUSeconds(before[i], after) * 1000 / created
+			if n != "bench" {
+				st.CPUMsPerTask += u.CPUMsPerTask
+			}
+		}
+		st.Usage = append(st.Usage, u)
+	}
+	if profiles != nil {
+		st.Profiles = profiles()
 	}
 	st.Pass = st.Latency.P99 < sustainP99 && st.Errors == 0 && st.Achieved >= 0.95*rate
 	return st
