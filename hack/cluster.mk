@@ -1,11 +1,18 @@
-# A real API server for the deployment, included by the main Makefile.
+# A real control plane for the deployment, included by the main Makefile.
 #
 #   make test-cluster   apply the chart's render to etcd + kube-apiserver
-#                       with the CRDs of Knative Serving, Eventing and Dapr
+#                       with the CRDs of Knative Serving, Eventing and Dapr;
+#                       kube-controller-manager turns each function's
+#                       Deployment into a Pod, which Dapr's sidecar injector
+#                       (with Dapr's sentry) patches. No pod runs: there is
+#                       no scheduler, kubelet or container runtime.
 #
-# etcd and kube-apiserver are built from source through the module proxy
-# (versions pinned in hack/cluster/go.mod), once, into the gitignored bin/;
-# the first build takes a quarter of an hour on two cores.
+# etcd, kube-apiserver and kube-controller-manager are built from source
+# through the module proxy (versions pinned in hack/cluster/go.mod), Dapr's
+# injector from hack/dapr like daprd, once, into the gitignored bin/.
+# Cold builds on two cores: etcd about 2 minutes, kube-apiserver about 10,
+# kube-controller-manager about 8 more (it shares most packages with
+# kube-apiserver), the injector about 2 after daprd and sentry.
 
 CLUSTER_MOD  := hack/cluster
 KUBE_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" { print $$2; exit }' $(CLUSTER_MOD)/go.mod)
@@ -17,9 +24,13 @@ KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION
 $(BIN)/etcd: $(CLUSTER_MOD)/go.mod $(CLUSTER_MOD)/go.sum $(CLUSTER_MOD)/cmd/etcd/main.go
 	cd $(CLUSTER_MOD) && $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/etcd ./cmd/etcd
 
-$(BIN)/kube-apiserver: $(CLUSTER_MOD)/go.mod $(CLUSTER_MOD)/go.sum
-	@echo "building kube-apiserver $(KUBE_VERSION) from source (first time takes ~10 min)"
-	cd $(CLUSTER_MOD) && $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o ../../$(BIN)/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+$(BIN)/kube-apiserver $(BIN)/kube-controller-manager: $(BIN)/%: $(CLUSTER_MOD)/go.mod $(CLUSTER_MOD)/go.sum
+	@echo "building $* $(KUBE_VERSION) from source (first time takes ~10 min)"
+	cd $(CLUSTER_MOD) && $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o ../../$(BIN)/$* k8s.io/kubernetes/cmd/$*
 
-test-cluster: $(BIN)/etcd $(BIN)/kube-apiserver ## apply the rendered deployment to a real kube-apiserver with Knative's and Dapr's CRDs
+# Dapr's sidecar injector, from the Dapr source daprd is built from.
+$(BIN)/injector: hack/dapr/go.mod hack/dapr/go.sum
+	cd hack/dapr && $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../../$(BIN)/injector github.com/dapr/dapr/cmd/injector
+
+test-cluster: $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/sentry $(BIN)/injector ## apply the rendered deployment to a real control plane with Knative's and Dapr's CRDs, and Dapr's injector patching the pods
 	CLUSTER_BIN=$(CURDIR)/$(BIN) $(GO) -C $(DEPLOY_MOD) test -count=1 -tags cluster ./cluster/
