@@ -6,6 +6,7 @@ go 1.26.4
 
 tool (
 	github.com/dapr/dapr/cmd/daprd
+	github.com/dapr/dapr/cmd/injector
 	github.com/dapr/dapr/cmd/scheduler
 )
 
@@ -263,6 +264,7 @@ require (
 	github.com/josharian/intern v1.0.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/k0kubun/pp v3.0.1+incompatible // indirect
+	github.com/kelseyhightower/envconfig v1.4.0 // indirect
 	github.com/klauspost/compress v1.18.6 // indirect
 	github.com/knadh/koanf v1.4.1 // indirect
 	github.com/kr/fs v0.1.0 // indirect
