@@ -22,11 +22,13 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
+	"knative.dev/serving/pkg/apis/serving"
 
 	"github.com/todo-chatbot/functions/hack/deploy/internal/check"
 	"github.com/todo-chatbot/functions/hack/deploy/internal/manifest"
@@ -229,6 +231,11 @@ func deploymentsBecomeInjectedPods(ctx context.Context, t *testing.T, kube kuber
 		// which no controller creates here: the reference would name an
 		// object that does not exist.
 		dep.OwnerReferences = nil
+		// Knative selects the Revision's pods by its UID, which the API
+		// server gives the Revision: each Deployment gets its own here.
+		uid := string(uuid.NewUUID())
+		dep.Spec.Selector.MatchLabels[serving.RevisionUID] = uid
+		dep.Spec.Template.Labels[serving.RevisionUID] = uid
 		if _, err := kube.AppsV1().Deployments(dep.Namespace).Create(ctx, dep, metav1.CreateOptions{FieldManager: fieldManager}); err != nil {
 			t.Errorf("%s: Deployment %s not admitted: %v", svc.Name, dep.Name, err)
 			continue
@@ -250,7 +257,12 @@ func deploymentsBecomeInjectedPods(ctx context.Context, t *testing.T, kube kuber
 		if got.Spec.NodeName != "" || got.Status.Phase != corev1.PodPending {
 			t.Errorf("%s: pod %s is on node %q in phase %s, but nothing here schedules or runs pods", svc.Name, got.Name, got.Spec.NodeName, got.Status.Phase)
 		}
-		t.Logf("%s: pod %s created by %s and patched by Dapr's injector: containers %v", svc.Name, got.Name, got.OwnerReferences[0].Name, containerNames(got))
+		owner := metav1.GetControllerOf(got)
+		if owner == nil || owner.Kind != "ReplicaSet" {
+			t.Errorf("%s: pod %s is not controlled by a ReplicaSet: %v", svc.Name, got.Name, owner)
+			continue
+		}
+		t.Logf("%s: pod %s created by ReplicaSet %s and patched by Dapr's injector: containers %v, phase %s", svc.Name, got.Name, owner.Name, containerNames(got), got.Status.Phase)
 	}
 	if created == 0 {
 		t.Fatal("the render has no Knative Service")
@@ -260,6 +272,8 @@ func deploymentsBecomeInjectedPods(ctx context.Context, t *testing.T, kube kuber
 // waitPod waits for the pod the Deployment's ReplicaSet creates; if none
 // comes, the error says why the ReplicaSet could not create it.
 func waitPod(ctx context.Context, kube kubernetes.Interface, namespace, selector string) (*corev1.Pod, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	for {
 		pods, err := kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err == nil && len(pods.Items) > 0 {
@@ -295,6 +309,8 @@ func daprdDiff(a, b *corev1.Pod) string {
 		for _, e := range c.Env {
 			switch {
 			case e.Name == "DAPR_TRUST_ANCHORS":
+			case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
+				d.Env[e.Name] = "field " + e.ValueFrom.FieldRef.FieldPath // its apiVersion is defaulted on the server
 			case e.ValueFrom != nil:
 				d.Env[e.Name] = fmt.Sprintf("from %+v", *e.ValueFrom)
 			default:

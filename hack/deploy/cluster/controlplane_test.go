@@ -136,18 +136,12 @@ func startControlPlane(t *testing.T) *controlPlane {
 	return cp
 }
 
-// process is a binary of the control plane, started by start.
-type process struct {
-	cmd *exec.Cmd
-	log *os.File
-}
-
 // start runs bin/name with args (and env added to the test's), logging to
 // the control plane's folder; the process is killed when the test ends,
 // and the tail of its log printed if the test failed.
 func (cp *controlPlane) start(t *testing.T, name string, env []string, args ...string) *process {
 	t.Helper()
-	log, err := os.Create(filepath.Join(cp.dir, name+".log"))
+	log, err := os.CreateTemp(cp.dir, name+"-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,9 +153,14 @@ func (cp *controlPlane) start(t *testing.T, name string, env []string, args ...s
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	p := &process{cmd: cmd, log: log}
+	p := &process{name: name, cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		p.stop()
+		log.Close()
 		if t.Failed() {
 			if out, err := os.ReadFile(log.Name()); err == nil {
 				t.Logf("%s log (tail):\n%s", name, tail(string(out), 40))
@@ -171,15 +170,20 @@ func (cp *controlPlane) start(t *testing.T, name string, env []string, args ...s
 	return p
 }
 
-func (p *process) stop() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-	}
+// process is a binary of the control plane, started by start.
+type process struct {
+	name   string
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
-// waitHealthy waits until url answers 200.
-func waitHealthy(ctx context.Context, t *testing.T, what, url string) {
+func (p *process) stop() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// waitHealthy waits until url, p's health endpoint, answers 200.
+func waitHealthy(ctx context.Context, t *testing.T, p *process, url string) {
 	t.Helper()
 	for {
 		resp, err := http.Get(url)
@@ -189,10 +193,13 @@ func waitHealthy(ctx context.Context, t *testing.T, what, url string) {
 				return
 			}
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("%s never healthy at %s: %v", what, url, err)
+		select {
+		case <-p.exited:
+			t.Fatalf("%s exited: %v", p.name, p.cmd.ProcessState)
+		case <-ctx.Done():
+			t.Fatalf("%s never healthy at %s: %v", p.name, url, err)
+		case <-time.After(200 * time.Millisecond):
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 

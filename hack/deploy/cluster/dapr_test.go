@@ -120,14 +120,16 @@ func startDaprInjector(ctx context.Context, t *testing.T, cp *controlPlane, dyn 
 	}
 	time.Sleep(200 * time.Millisecond) // the files are written one after another
 	first.stop()
-	cp.start(t, "sentry", sentryEnv, sentryArgs...)
-	waitHealthy(ctx, t, "sentry", "http://127.0.0.1:"+strconv.Itoa(sentryHealth)+"/healthz")
+	sentry := cp.start(t, "sentry", sentryEnv, sentryArgs...)
+	waitHealthy(ctx, t, sentry, "http://127.0.0.1:"+strconv.Itoa(sentryHealth)+"/healthz")
 
 	// The injector's configuration is the environment Dapr's chart gives
-	// it, but for where it finds sentry and the root it trusts.
+	// it, but for where it finds sentry and the root it trusts. It refuses
+	// to run as root, which the chart's pod never is and this test may be.
 	env := []string{
 		"DAPR_SENTRY_ADDRESS=127.0.0.1:" + strconv.Itoa(sentryPort),
 		"DAPR_TRUST_ANCHORS_FILE=" + filepath.Join(creds, "ca.crt"),
+		"DAPR_UNSAFE_SKIP_CONTAINER_UID_GID_CHECK=true",
 	}
 	for k, v := range inj.Env {
 		switch k {
@@ -137,11 +139,11 @@ func startDaprInjector(ctx context.Context, t *testing.T, cp *controlPlane, dyn 
 		}
 	}
 	injectorHealth := freePort(t)
-	cp.start(t, "injector", env,
+	injector := cp.start(t, "injector", env,
 		"--kubeconfig", cp.kubeconfig, "--port", strconv.Itoa(injectorPort),
 		"--healthz-port", strconv.Itoa(injectorHealth), "--healthz-listen-address", "127.0.0.1",
 		"--enable-metrics=false")
 	// Healthy once it serves and has written its root into the webhook
 	// configuration.
-	waitHealthy(ctx, t, "Dapr's sidecar injector", "http://127.0.0.1:"+strconv.Itoa(injectorHealth)+"/healthz")
+	waitHealthy(ctx, t, injector, "http://127.0.0.1:"+strconv.Itoa(injectorHealth)+"/healthz")
 }
