@@ -262,7 +262,7 @@ func deploymentsBecomeInjectedPods(ctx context.Context, t *testing.T, kube kuber
 			t.Errorf("%s: pod %s is not controlled by a ReplicaSet: %v", svc.Name, got.Name, owner)
 			continue
 		}
-		t.Logf("%s: pod %s created by ReplicaSet %s and patched by Dapr's injector: containers %v, phase %s", svc.Name, got.Name, owner.Name, containerNames(got), got.Status.Phase)
+		t.Logf("%s: pod %s created by ReplicaSet %s: containers %v, phase %s", svc.Name, got.Name, owner.Name, containerNames(got), got.Status.Phase)
 	}
 	if created == 0 {
 		t.Fatal("the render has no Knative Service")

@@ -40,7 +40,8 @@ spec:
 //     server then calls https://localhost:<port>/mutate and checks the
 //     certificate for the Service's DNS name against the caBundle the
 //     injector itself writes into the webhook configuration, as in a
-//     cluster. The webhook names that port, as the chart's names 443.
+//     cluster. The webhook is given the injector's port (the chart leaves
+//     it at 443).
 func startDaprInjector(ctx context.Context, t *testing.T, cp *controlPlane, dyn dynamic.Interface, mapper *restmapper.DeferredDiscoveryRESTMapper) {
 	t.Helper()
 	inj, err := pod.DaprDefaults()
