@@ -4,11 +4,13 @@ package cluster
 
 import (
 	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
@@ -87,41 +89,29 @@ func startDaprInjector(ctx context.Context, t *testing.T, cp *controlPlane, dyn 
 		}
 	}
 
-	// sentry writes its root and issuer the first time, then is started
-	// again on them (it reloads when its credentials change under it).
+	// Dapr's certificate authority, on a throwaway root and issuer.
 	dir := filepath.Join(cp.dir, "sentry")
 	creds := filepath.Join(dir, "credentials")
 	if err := os.MkdirAll(creds, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	root, rootKey := certificate(t, nil, nil, pkix.Name{CommonName: "dapr-root"}, true)
+	issuer, issuerKey := certificate(t, root, rootKey, pkix.Name{CommonName: "dapr-issuer"}, true)
+	write(t, creds, "ca.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}))
+	write(t, creds, "issuer.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: issuer.Raw}))
+	der, err := x509.MarshalECPrivateKey(issuerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, creds, "issuer.key", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
 	write(t, dir, "config.yaml", []byte(sentryConfig))
 	sentryPort, sentryHealth := freePort(t), freePort(t)
-	sentryArgs := []string{
+	sentry := cp.start(t, "sentry", []string{"NAMESPACE=" + pod.DaprNamespace},
 		"--config", filepath.Join(dir, "config.yaml"), "--issuer-credentials", creds,
 		"--trust-domain", inj.Env["DAPR_CONTROL_PLANE_TRUST_DOMAIN"],
 		"--port", strconv.Itoa(sentryPort), "--listen-address", "127.0.0.1",
 		"--healthz-port", strconv.Itoa(sentryHealth), "--healthz-listen-address", "127.0.0.1",
-		"--enable-metrics=false",
-	}
-	sentryEnv := []string{"NAMESPACE=" + pod.DaprNamespace}
-	first := cp.start(t, "sentry", sentryEnv, sentryArgs...)
-	written := func() bool {
-		for _, f := range []string{"ca.crt", "issuer.crt", "issuer.key"} {
-			if st, err := os.Stat(filepath.Join(creds, f)); err != nil || st.Size() == 0 {
-				return false
-			}
-		}
-		return true
-	}
-	for !written() {
-		if ctx.Err() != nil {
-			t.Fatalf("sentry wrote no CA in %s", creds)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // the files are written one after another
-	first.stop()
-	sentry := cp.start(t, "sentry", sentryEnv, sentryArgs...)
+		"--enable-metrics=false")
 	waitHealthy(ctx, t, sentry, "http://127.0.0.1:"+strconv.Itoa(sentryHealth)+"/healthz")
 
 	// The injector's configuration is the environment Dapr's chart gives
