@@ -4,17 +4,20 @@
 #                       with the CRDs of Knative Serving, Eventing and Dapr;
 #                       kube-controller-manager turns each function's
 #                       Deployment into a Pod, which Dapr's sidecar injector
-#                       (with Dapr's sentry) patches. No pod runs: there is
-#                       no scheduler, kubelet or container runtime.
+#                       patches; Dapr's operator converts Subscriptions and
+#                       gives each Deployment its <app-id>-dapr Service. No
+#                       pod runs: there is no scheduler, kubelet or
+#                       container runtime.
 #
 # etcd, kube-apiserver and kube-controller-manager are built from source
 # through the module proxy (versions pinned in hack/cluster/go.mod), Dapr's
-# injector from hack/dapr like daprd, once, into the gitignored bin/.
+# injector and operator from hack/dapr like daprd, once, into the
+# gitignored bin/.
 # Cold builds measured on two cores shared with other builds:
 # kube-controller-manager 31 minutes (11 minutes of CPU), then
 # kube-apiserver 11 (most packages shared, already compiled), etcd 1, the
-# injector under 1 after daprd and sentry. Warm, `make test-cluster` takes
-# about 40 seconds.
+# injector and the operator under 1 each after daprd and sentry. Warm,
+# `make test-cluster` takes about 40 seconds.
 
 CLUSTER_MOD  := hack/cluster
 KUBE_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" { print $$2; exit }' $(CLUSTER_MOD)/go.mod)
@@ -30,9 +33,9 @@ $(BIN)/kube-apiserver $(BIN)/kube-controller-manager: $(BIN)/%: $(CLUSTER_MOD)/g
 	@echo "building $* $(KUBE_VERSION) from source (first time takes ~10 min)"
 	cd $(CLUSTER_MOD) && $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o ../../$(BIN)/$* k8s.io/kubernetes/cmd/$*
 
-# Dapr's sidecar injector, from the Dapr source daprd is built from.
-$(BIN)/injector: hack/dapr/go.mod hack/dapr/go.sum
-	cd hack/dapr && $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../../$(BIN)/injector github.com/dapr/dapr/cmd/injector
+# Dapr's sidecar injector and operator, from the Dapr source daprd is built from.
+$(BIN)/injector $(BIN)/operator: $(BIN)/%: hack/dapr/go.mod hack/dapr/go.sum
+	cd hack/dapr && $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../../$(BIN)/$* github.com/dapr/dapr/cmd/$*
 
-test-cluster: $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/sentry $(BIN)/injector ## apply the rendered deployment to a real control plane with Knative's and Dapr's CRDs, and Dapr's injector patching the pods
+test-cluster: $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/sentry $(BIN)/operator $(BIN)/injector ## apply the rendered deployment to a real control plane with Knative's and Dapr's CRDs, and Dapr's injector patching the pods
 	CLUSTER_BIN=$(CURDIR)/$(BIN) $(GO) -C $(DEPLOY_MOD) test -count=1 -tags cluster ./cluster/

@@ -22,6 +22,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -70,10 +71,45 @@ func TestControlPlane(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	startDapr(ctx, t, cp, dyn, mapper)
 	t.Run("DeploymentsBecomeInjectedPods", func(t *testing.T) {
-		startDaprInjector(ctx, t, cp, dyn, mapper)
 		deploymentsBecomeInjectedPods(ctx, t, kubernetes.NewForConfigOrDie(cp.cfg), docs)
 	})
+	t.Run("SubscriptionsConvert", func(t *testing.T) {
+		subscriptionsConvert(ctx, t, dyn, docs)
+	})
+}
+
+// subscriptionsConvert reads every Subscription at the version it is not
+// stored at, through Dapr's operator as the CRD's conversion webhook.
+func subscriptionsConvert(ctx context.Context, t *testing.T, dyn dynamic.Interface, docs []manifest.Doc) {
+	read := 0
+	for _, d := range docs {
+		if d.Kind != "Subscription" || d.Group() != "dapr.io" {
+			continue
+		}
+		other := "v1alpha1"
+		if d.APIVersion == "dapr.io/v1alpha1" {
+			other = "v2alpha1"
+		}
+		got, err := dyn.Resource(schema.GroupVersionResource{Group: "dapr.io", Version: other, Resource: "subscriptions"}).
+			Namespace(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("%s at dapr.io/%s: %v", d.Ref(), other, err)
+			continue
+		}
+		for _, f := range []string{"topic", "pubsubname"} {
+			want, _, _ := unstructured.NestedString(d.Object, "spec", f)
+			if have, _, _ := unstructured.NestedString(got.Object, "spec", f); have != want {
+				t.Errorf("%s at dapr.io/%s: spec.%s %q, want %q", d.Ref(), other, f, have, want)
+			}
+		}
+		read++
+	}
+	if read == 0 {
+		t.Fatal("the render has no Dapr Subscription")
+	}
+	t.Logf("%d subscriptions read through Dapr's conversion webhook", read)
 }
 
 func renderedManifestsAreAdmitted(ctx context.Context, t *testing.T, dyn dynamic.Interface, mapper *restmapper.DeferredDiscoveryRESTMapper, docs []manifest.Doc) {
@@ -257,6 +293,12 @@ func deploymentsBecomeInjectedPods(ctx context.Context, t *testing.T, kube kuber
 		if got.Spec.NodeName != "" || got.Status.Phase != corev1.PodPending {
 			t.Errorf("%s: pod %s is on node %q in phase %s, but nothing here schedules or runs pods", svc.Name, got.Name, got.Spec.NodeName, got.Status.Phase)
 		}
+		// Dapr's operator gives every Dapr-enabled Deployment a Service
+		// for its sidecar, which the functions invoke each other through.
+		appID := svc.Spec.Template.Annotations["dapr.io/app-id"]
+		if err := waitService(ctx, kube, dep.Namespace, appID+"-dapr"); err != nil {
+			t.Errorf("%s: %v", svc.Name, err)
+		}
 		owner := metav1.GetControllerOf(got)
 		if owner == nil || owner.Kind != "ReplicaSet" {
 			t.Errorf("%s: pod %s is not controlled by a ReplicaSet: %v", svc.Name, got.Name, owner)
@@ -285,6 +327,22 @@ func waitPod(ctx context.Context, kube kubernetes.Interface, namespace, selector
 				why = fmt.Sprintf("ReplicaSet %s, conditions %v", rss.Items[0].Name, rss.Items[0].Status.Conditions)
 			}
 			return nil, fmt.Errorf("no pod for %s in %s: %s", selector, namespace, why)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitService waits for the Service called name.
+func waitService(ctx context.Context, kube kubernetes.Interface, namespace, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		_, err := kube.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("no Service %s/%s from Dapr's operator: %v", namespace, name, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
