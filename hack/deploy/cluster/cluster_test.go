@@ -3,10 +3,12 @@
 // Package cluster applies the rendered deployment to a real control plane
 // (etcd, kube-apiserver and kube-controller-manager built from source into
 // bin/ by `make test-cluster`), with the CRDs of Knative Serving, Knative
-// Eventing and Dapr from the pinned modules and Dapr's sidecar injector
-// registered as its admission webhook. It checks that every object is
-// admitted, and that each function's Deployment becomes a Pod that Dapr's
-// injector patches as the in-process composition (internal/pod) says.
+// Eventing and Dapr from the pinned modules and Dapr's control plane
+// (sentry, the operator and the sidecar injector) registered as the
+// webhooks they are. It checks that every object is admitted, that each
+// function's Deployment becomes a Pod that Dapr's injector patches as the
+// in-process composition (internal/pod) says, and that Dapr's operator
+// serves and converts what it owns.
 package cluster
 
 import (
