@@ -1,39 +1,41 @@
 //go:build cluster
 
-// Package cluster applies the rendered deployment to a real API server
-// (etcd and kube-apiserver built from source into bin/ by `make
-// test-cluster`), with the CRDs of Knative Serving, Knative Eventing and
-// Dapr from the pinned modules, and checks that every object is admitted.
+// Package cluster applies the rendered deployment to a real control plane
+// (etcd, kube-apiserver and kube-controller-manager built from source into
+// bin/ by `make test-cluster`), with the CRDs of Knative Serving, Knative
+// Eventing and Dapr from the pinned modules and Dapr's control plane
+// (sentry, the operator and the sidecar injector) registered as the
+// webhooks they are. It checks that every object is admitted, that each
+// function's Deployment becomes a Pod that Dapr's injector patches as the
+// in-process composition (internal/pod) says, and that Dapr's operator
+// serves and converts what it owns.
 package cluster
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
-	"os/exec"
+	"fmt"
 	"path/filepath"
-	"strconv"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
+	"knative.dev/serving/pkg/apis/serving"
 
+	"github.com/todo-chatbot/functions/hack/deploy/internal/check"
 	"github.com/todo-chatbot/functions/hack/deploy/internal/manifest"
+	"github.com/todo-chatbot/functions/hack/deploy/internal/pod"
 	"github.com/todo-chatbot/functions/hack/deploy/internal/render"
 	"github.com/todo-chatbot/functions/hack/deploy/internal/repo"
 )
@@ -49,13 +51,13 @@ var crdDirs = []struct{ module, dir string }{
 
 const fieldManager = "todo-chatbot-deploy"
 
-func TestRenderedManifestsAreAdmitted(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+func TestControlPlane(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cfg := apiServer(t)
-	dyn := dynamic.NewForConfigOrDie(cfg)
+	cp := startControlPlane(t)
+	dyn := dynamic.NewForConfigOrDie(cp.cfg)
 	installCRDs(ctx, t, dyn)
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(cfg)))
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(cp.cfg)))
 
 	root, err := repo.Root()
 	if err != nil {
@@ -65,6 +67,54 @@ func TestRenderedManifestsAreAdmitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("RenderedManifestsAreAdmitted", func(t *testing.T) {
+		renderedManifestsAreAdmitted(ctx, t, dyn, mapper, docs)
+	})
+	if t.Failed() {
+		return
+	}
+	startDapr(ctx, t, cp, dyn, mapper)
+	t.Run("DeploymentsBecomeInjectedPods", func(t *testing.T) {
+		deploymentsBecomeInjectedPods(ctx, t, kubernetes.NewForConfigOrDie(cp.cfg), docs)
+	})
+	t.Run("SubscriptionsConvert", func(t *testing.T) {
+		subscriptionsConvert(ctx, t, dyn, docs)
+	})
+}
+
+// subscriptionsConvert reads every Subscription at the version it is not
+// stored at, through Dapr's operator as the CRD's conversion webhook.
+func subscriptionsConvert(ctx context.Context, t *testing.T, dyn dynamic.Interface, docs []manifest.Doc) {
+	read := 0
+	for _, d := range docs {
+		if d.Kind != "Subscription" || d.Group() != "dapr.io" {
+			continue
+		}
+		other := "v1alpha1"
+		if d.APIVersion == "dapr.io/v1alpha1" {
+			other = "v2alpha1"
+		}
+		got, err := dyn.Resource(schema.GroupVersionResource{Group: "dapr.io", Version: other, Resource: "subscriptions"}).
+			Namespace(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("%s at dapr.io/%s: %v", d.Ref(), other, err)
+			continue
+		}
+		for _, f := range []string{"topic", "pubsubname"} {
+			want, _, _ := unstructured.NestedString(d.Object, "spec", f)
+			if have, _, _ := unstructured.NestedString(got.Object, "spec", f); have != want {
+				t.Errorf("%s at dapr.io/%s: spec.%s %q, want %q", d.Ref(), other, f, have, want)
+			}
+		}
+		read++
+	}
+	if read == 0 {
+		t.Fatal("the render has no Dapr Subscription")
+	}
+	t.Logf("%d subscriptions read through Dapr's conversion webhook", read)
+}
+
+func renderedManifestsAreAdmitted(ctx context.Context, t *testing.T, dyn dynamic.Interface, mapper *restmapper.DeferredDiscoveryRESTMapper, docs []manifest.Doc) {
 	namespaces := map[string]bool{}
 	applied := 0
 	for _, d := range docs {
@@ -179,156 +229,166 @@ func established(conds []any) bool {
 	return false
 }
 
-// apiServer starts etcd and kube-apiserver on loopback with a throwaway
-// CA, and returns a client configuration with cluster-admin rights.
-func apiServer(t *testing.T) *rest.Config {
-	t.Helper()
-	bin := os.Getenv("CLUSTER_BIN")
-	if bin == "" {
-		t.Fatal("CLUSTER_BIN (the folder with etcd and kube-apiserver) is not set: run make test-cluster")
-	}
-	dir := t.TempDir()
-	etcdPort, peerPort, apiPort := freePort(t), freePort(t), freePort(t)
-	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
-	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
-	start(t, dir, filepath.Join(bin, "etcd"), "--name", "default", "--data-dir", filepath.Join(dir, "etcd"),
-		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "default="+peerURL, "--listen-metrics-urls", "")
-
-	ca, caKey := certificate(t, nil, nil, pkix.Name{CommonName: "throwaway-ca"}, true)
-	srv, srvKey := certificate(t, ca, caKey, pkix.Name{CommonName: "kube-apiserver"}, false)
-	admin, adminKey := certificate(t, ca, caKey, pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}}, false)
-	_, saKey := certificate(t, nil, nil, pkix.Name{CommonName: "service-accounts"}, true)
-	files := map[string][]byte{
-		"ca.crt": ca.Raw, "apiserver.crt": srv.Raw, "admin.crt": admin.Raw,
-	}
-	for name, der := range files {
-		write(t, dir, name, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	}
-	for name, key := range map[string]*ecdsa.PrivateKey{"apiserver.key": srvKey, "admin.key": adminKey, "sa.key": saKey} {
-		der, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(t, dir, name, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
+// deploymentsBecomeInjectedPods creates each function's Deployment as
+// Knative Serving's revision code builds it (internal/pod), and waits for
+// kube-controller-manager to make its ReplicaSet and the ReplicaSet its
+// Pod, which Dapr's injector patches on admission. That Pod is checked as
+// the in-process composition is (check.ComposedPod), and its daprd
+// container compared with the one Dapr's patch code gives in process.
+// Nothing schedules or runs the Pod: it stays Pending.
+func deploymentsBecomeInjectedPods(ctx context.Context, t *testing.T, kube kubernetes.Interface, docs []manifest.Doc) {
+	p, err := pod.Defaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, dir, "sa.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))
-	p := func(n string) string { return filepath.Join(dir, n) }
-	start(t, dir, filepath.Join(bin, "kube-apiserver"),
-		"--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
-		"--secure-port", strconv.Itoa(apiPort), "--cert-dir", p("certs"),
-		"--tls-cert-file", p("apiserver.crt"), "--tls-private-key-file", p("apiserver.key"),
-		"--client-ca-file", p("ca.crt"),
-		"--service-account-key-file", p("sa.pub"), "--service-account-signing-key-file", p("sa.key"),
-		"--service-account-issuer", "https://kubernetes.default.svc",
-		"--service-cluster-ip-range", "10.96.0.0/24", "--authorization-mode", "RBAC",
-		// The "kubernetes" Service's endpoints cannot be a loopback address.
-		"--endpoint-reconciler-type", "none")
-
-	cfg := &rest.Config{
-		Host: "https://127.0.0.1:" + strconv.Itoa(apiPort),
-		TLSClientConfig: rest.TLSClientConfig{
-			CAFile: p("ca.crt"), CertFile: p("admin.crt"), KeyFile: p("admin.key"),
-		},
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
 	}
-	dc := discovery.NewDiscoveryClientForConfigOrDie(cfg)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		body, err := dc.RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background())
-		if err == nil && strings.TrimSpace(string(body)) == "ok" {
-			return cfg
+	reads, err := check.EnvReads(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for _, d := range docs {
+		if d.APIVersion != "serving.knative.dev/v1" || d.Kind != "Service" {
+			continue
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kube-apiserver not ready: %v %s (logs in %s)", err, body, dir)
+		svc, err := check.KnativeService(d)
+		if err != nil {
+			t.Error(err)
+			continue
 		}
-		time.Sleep(250 * time.Millisecond)
+		want, err := p.Compose(svc)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		dep := want.Deployment.DeepCopy()
+		// Knative's controller owns the Deployment through the Revision,
+		// which no controller creates here: the reference would name an
+		// object that does not exist.
+		dep.OwnerReferences = nil
+		// Knative selects the Revision's pods by its UID, which the API
+		// server gives the Revision: each Deployment gets its own here.
+		uid := string(uuid.NewUUID())
+		dep.Spec.Selector.MatchLabels[serving.RevisionUID] = uid
+		dep.Spec.Template.Labels[serving.RevisionUID] = uid
+		if _, err := kube.AppsV1().Deployments(dep.Namespace).Create(ctx, dep, metav1.CreateOptions{FieldManager: fieldManager}); err != nil {
+			t.Errorf("%s: Deployment %s not admitted: %v", svc.Name, dep.Name, err)
+			continue
+		}
+		created++
+		got, err := waitPod(ctx, kube, dep.Namespace, metav1.FormatLabelSelector(dep.Spec.Selector))
+		if err != nil {
+			t.Errorf("%s: %v", svc.Name, err)
+			continue
+		}
+		c := *want
+		c.Pod = got
+		for _, err := range check.ComposedPod(&c, reads) {
+			t.Errorf("on the API server: %v", err)
+		}
+		if diff := daprdDiff(want.Pod, got); diff != "" {
+			t.Errorf("%s: daprd as Dapr's injector patched the pod on the API server differs from the in-process patch (-in process +API server):\n%s", svc.Name, diff)
+		}
+		if got.Spec.NodeName != "" || got.Status.Phase != corev1.PodPending {
+			t.Errorf("%s: pod %s is on node %q in phase %s, but nothing here schedules or runs pods", svc.Name, got.Name, got.Spec.NodeName, got.Status.Phase)
+		}
+		// Dapr's operator gives every Dapr-enabled Deployment a Service
+		// for its sidecar, which the functions invoke each other through.
+		appID := svc.Spec.Template.Annotations["dapr.io/app-id"]
+		if err := waitService(ctx, kube, dep.Namespace, appID+"-dapr"); err != nil {
+			t.Errorf("%s: %v", svc.Name, err)
+		}
+		owner := metav1.GetControllerOf(got)
+		if owner == nil || owner.Kind != "ReplicaSet" {
+			t.Errorf("%s: pod %s is not controlled by a ReplicaSet: %v", svc.Name, got.Name, owner)
+			continue
+		}
+		t.Logf("%s: pod %s created by ReplicaSet %s: containers %v, phase %s", svc.Name, got.Name, owner.Name, containerNames(got), got.Status.Phase)
+	}
+	if created == 0 {
+		t.Fatal("the render has no Knative Service")
 	}
 }
 
-func start(t *testing.T, dir, bin string, args ...string) {
-	t.Helper()
-	log, err := os.Create(filepath.Join(dir, filepath.Base(bin)+".log"))
-	if err != nil {
-		t.Fatal(err)
+// waitPod waits for the pod the Deployment's ReplicaSet creates; if none
+// comes, the error says why the ReplicaSet could not create it.
+func waitPod(ctx context.Context, kube kubernetes.Interface, namespace, selector string) (*corev1.Pod, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		pods, err := kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err == nil && len(pods.Items) > 0 {
+			return &pods.Items[0], nil
+		}
+		if ctx.Err() != nil {
+			why := "no ReplicaSet"
+			if rss, err := kube.AppsV1().ReplicaSets(namespace).List(context.Background(), metav1.ListOptions{LabelSelector: selector}); err == nil && len(rss.Items) > 0 {
+				why = fmt.Sprintf("ReplicaSet %s, conditions %v", rss.Items[0].Name, rss.Items[0].Status.Conditions)
+			}
+			return nil, fmt.Errorf("no pod for %s in %s: %s", selector, namespace, why)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", bin, err)
+}
+
+// waitService waits for the Service called name.
+func waitService(ctx context.Context, kube kubernetes.Interface, namespace, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		_, err := kube.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("no Service %s/%s from Dapr's operator: %v", namespace, name, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		log.Close()
-		if t.Failed() {
-			if out, err := os.ReadFile(log.Name()); err == nil {
-				t.Logf("%s log (tail):\n%s", filepath.Base(bin), tail(string(out), 40))
+}
+
+// daprdDiff compares what makes daprd what it is (its command line and
+// environment, its ports) in two pods. The root of trust is left out: in
+// process it is a stand-in.
+func daprdDiff(a, b *corev1.Pod) string {
+	type daprd struct {
+		Args  []string
+		Env   map[string]string
+		Ports map[string]int32
+	}
+	of := func(p *corev1.Pod) *daprd {
+		i := slices.IndexFunc(p.Spec.Containers, func(c corev1.Container) bool { return c.Name == check.Daprd })
+		if i < 0 {
+			return nil
+		}
+		c := p.Spec.Containers[i]
+		d := &daprd{Args: append(slices.Clone(c.Command), c.Args...), Env: map[string]string{}, Ports: map[string]int32{}}
+		for _, e := range c.Env {
+			switch {
+			case e.Name == "DAPR_TRUST_ANCHORS":
+			case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
+				d.Env[e.Name] = "field " + e.ValueFrom.FieldRef.FieldPath // its apiVersion is defaulted on the server
+			case e.ValueFrom != nil:
+				d.Env[e.Name] = fmt.Sprintf("from %+v", *e.ValueFrom)
+			default:
+				d.Env[e.Name] = e.Value
 			}
 		}
-	})
+		for _, p := range c.Ports {
+			d.Ports[p.Name] = p.ContainerPort
+		}
+		return d
+	}
+	return cmp.Diff(of(a), of(b))
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+func containerNames(p *corev1.Pod) []string {
+	var out []string
+	for _, c := range p.Spec.Containers {
+		out = append(out, c.Name)
 	}
-	return strings.Join(lines, "\n")
-}
-
-func write(t *testing.T, dir, name string, data []byte) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// certificate issues a certificate for 127.0.0.1 signed by parent (self
-// signed when parent is nil).
-func certificate(t *testing.T, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, subject pkix.Name, isCA bool) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: subject,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:    []string{"localhost"},
-	}
-	if isCA {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
+	return out
 }

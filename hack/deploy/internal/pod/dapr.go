@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/todo-chatbot/functions/hack/deploy/internal/manifest"
 	"github.com/todo-chatbot/functions/hack/deploy/internal/render"
 	"github.com/todo-chatbot/functions/hack/deploy/internal/repo"
 )
@@ -55,18 +56,27 @@ func withEnv(env map[string]string, f func() error) error {
 	return f()
 }
 
-// DaprDefaults renders the pinned dapr/dapr's Helm chart (charts/dapr)
-// with its defaults, at the module's version, and configures the injector
-// with the environment the chart gives it.
-func DaprDefaults() (*Injector, error) {
+// DaprChart renders the pinned dapr/dapr's Helm chart (charts/dapr) with
+// its defaults, at the module's version, into DaprNamespace.
+func DaprChart() (docs []manifest.Doc, version string, err error) {
 	dir, version, err := repo.ModuleVersion(DaprModule)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	docs, err := render.Release(filepath.Join(dir, "charts", "dapr"), "dapr", DaprNamespace,
+	docs, err = render.Release(filepath.Join(dir, "charts", "dapr"), "dapr", DaprNamespace,
 		"global.tag="+strings.TrimPrefix(version, "v"))
 	if err != nil {
-		return nil, fmt.Errorf("render Dapr's chart: %w", err)
+		return nil, "", fmt.Errorf("render Dapr's chart: %w", err)
+	}
+	return docs, version, nil
+}
+
+// DaprDefaults configures the injector with the environment Dapr's chart
+// (DaprChart) gives it.
+func DaprDefaults() (*Injector, error) {
+	docs, version, err := DaprChart()
+	if err != nil {
+		return nil, err
 	}
 	for _, d := range docs {
 		if d.Kind != "Deployment" || d.Name != "dapr-sidecar-injector" {
