@@ -378,9 +378,9 @@ func (r *Report) markdown() string {
 				p("| %s | %.2f |\n", u.Process, u.CPUMsPerTask)
 			}
 			p("| **total** | **%.2f** |\n\n", s.CPUMsPerTask)
-			for _, name := range slices.Sorted(maps.Keys(s.Profiles)) {
-				p("Where %s spent its CPU in that step (its CPU profile, `go tool pprof -top`, heaviest ten by own time):\n\n```\n%s\n```\n\n", name, s.Profiles[name])
-			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(t.Profiles)) {
+			p("Where %s spent its CPU at %d/s through Dapr (its CPU profile over a run of its own after the ladder, `go tool pprof -top`, heaviest ten by own time):\n\n```\n%s\n```\n\n", name, profileRate, t.Profiles[name])
 		}
 	}
 

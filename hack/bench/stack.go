@@ -496,8 +496,9 @@ func profileTop(ctx context.Context, url, file string) (string, error) {
 	}
 	// From the column headings on: the file's path and the time are noise.
 	top := string(out)
-	if i := strings.Index(top, "      flat"); i >= 0 {
-		top = top[i:]
+	i := strings.Index(top, "      flat")
+	if i < 0 || strings.Count(top[i:], "\n") < 2 {
+		return "", nil // no sample: the function had nothing to do
 	}
-	return strings.TrimRight(top, "\n"), nil
+	return strings.TrimRight(top[i:], "\n"), nil
 }

@@ -37,13 +37,11 @@ type Step struct {
 	// CPUMsPerTask is every process's CPU time over the step (the bench's
 	// own load generator aside) divided by the tasks created in it.
 	CPUMsPerTask float64 `json:"cpu_ms_per_task"`
-	// Profiles holds, at profileRate through Dapr, the top of each
-	// function's CPU profile over the step (go tool pprof -top).
-	Profiles map[string]string `json:"profiles,omitempty"`
 }
 
-// profileRate is the step whose functions are profiled: the rate of the
-// CPU-per-task goal.
+// profileRate is the rate of the CPU-per-task goal, and the one at which
+// the functions are profiled, in a run of its own after the ladder:
+// profiling costs CPU, which would weigh on the step it measured.
 const profileRate = 100
 
 // Throughput is the create-task ladder.
@@ -54,6 +52,9 @@ type Throughput struct {
 	Steps       []Step  `json:"steps"`
 	MaxDapr     float64 `json:"max_sustained_dapr_per_s"`
 	MaxDirect   float64 `json:"max_sustained_direct_per_s"`
+	// Profiles: the top of each function's CPU profile (go tool pprof
+	// -top) over a run at profileRate through Dapr.
+	Profiles map[string]string `json:"profiles,omitempty"`
 }
 
 const (
@@ -96,6 +97,12 @@ func (b *bench) throughput(ctx context.Context) error {
 			break
 		}
 	}
+	if ctx.Err() == nil {
+		b.settle()
+		profiles := b.s.profile(ctx, b.sz.StepSeconds, b.log)
+		load.Run(ctx, b.cfg(profileRate, b.sz.StepSeconds), b.createFunc(b.daprURL))
+		t.Profiles = profiles()
+	}
 	b.rep.Throughput = append(b.rep.Throughput, &t)
 	return ctx.Err()
 }
@@ -108,10 +115,6 @@ func (b *bench) step(ctx context.Context, path string, rate float64, url func(st
 	before := make([]proc.Sample, len(names))
 	for i, n := range names {
 		before[i], _ = proc.Read(b.s.pid(n))
-	}
-	var profiles func() map[string]string
-	if path == pathDapr && rate == profileRate {
-		profiles = b.s.profile(ctx, b.sz.StepSeconds, b.log)
 	}
 	res := load.Run(ctx, b.cfg(rate, b.sz.StepSeconds), b.createFunc(url))
 	st := Step{Path: path, Rate: rate, Achieved: res.Achieved(), Latency: pcts(res.Latency), Errors: res.Errors, Count: res.Sent, FirstErr: res.FirstErr}
@@ -130,9 +133,6 @@ func (b *bench) step(ctx context.Context, path string, rate float64, url func(st
 			}
 		}
 		st.Usage = append(st.Usage, u)
-	}
-	if profiles != nil {
-		st.Profiles = profiles()
 	}
 	st.Pass = st.Latency.P99 < sustainP99 && st.Errors == 0 && st.Achieved >= 0.95*rate
 	return st
