@@ -75,7 +75,7 @@ type stack struct {
 	stores              devstack.Stores // behind the tasks and dedupe components
 	prefix              string          // of every table and key the bench creates
 	servers             []*http.Server
-	pprof               map[string]int // each project function's PPROF_PORT
+	pprof               map[string]int // each project function's PPROF_PORT, and its daprd's profile port
 	stopSub             context.CancelFunc
 	subDone             chan struct{}
 }
@@ -154,6 +154,10 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, s
 		if s.pprof[name], err = freePort(); err != nil {
 			return nil, err
 		}
+		if f.DaprProfilePort, err = freePort(); err != nil {
+			return nil, err
+		}
+		s.pprof[name+"-dapr"] = f.DaprProfilePort
 		f.Env = []string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms", "PPROF_PORT=" + strconv.Itoa(s.pprof[name])}
 		fns = append(fns, f)
 	}
@@ -440,7 +444,7 @@ func (w *webhook) deliveries(ids map[string]bool) map[string][]delivery {
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// profile starts a CPU profile of every project function, lasting a
+// profile starts a CPU profile of every project function and its daprd, lasting a
 // second less than a step of seconds, and returns what waits for them and
 // gives the top of each (go tool pprof -top), by function.
 func (s *stack) profile(ctx context.Context, seconds float64, logf func(string, ...any)) func() map[string]string {

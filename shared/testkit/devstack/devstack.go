@@ -35,7 +35,11 @@ type Function struct {
 	// MetricsPort serves the function's Prometheus metrics; 0 turns them
 	// off.
 	MetricsPort int
-	Env         []string
+	// DaprProfilePort, when not 0, serves the sidecar's Go profiles
+	// (daprd --enable-profiling) on that port: where a function's
+	// requests spend their CPU in daprd.
+	DaprProfilePort int
+	Env             []string
 	// Replica numbers the replicas of one app-id from 0 (see Replicate).
 	Replica int
 }
@@ -261,6 +265,9 @@ func (s *Stack) SidecarArgs(f Function) []string {
 	}
 	if s.opts.SentryPort != 0 {
 		args = append(args, "--enable-mtls", "--sentry-address", s.SentryAddr())
+	}
+	if f.DaprProfilePort != 0 {
+		args = append(args, "--enable-profiling", "--profile-port", strconv.Itoa(f.DaprProfilePort))
 	}
 	return args
 }
