@@ -49,7 +49,7 @@ func TestReplay(t *testing.T) {
 	produce(t, p.BrokerAddr(), dlq, "task-replayed", envelopeOf(t, ev, reminder.Topic))
 	require.Eventually(t, func() bool { return dead.count(ev.ID()) == 1 }, 10*time.Second, 50*time.Millisecond)
 	time.Sleep(time.Second)
-	assert.Empty(t, deliveries(p, "task-replayed"), "nothing delivered before the replay")
+	assert.Empty(t, p.Webhook.DeliveriesFor("task-replayed"), "nothing delivered before the replay")
 
 	var out bytes.Buffer
 	o := Options{Brokers: []string{p.BrokerAddr()}, Topic: dlq, Group: "replay-test", DaprURL: dapr, PubSub: "pubsub", Out: &out, MaxRetry: 3}
@@ -62,12 +62,12 @@ func TestReplay(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.Replayed, "dry run lists both: %s", out.String())
 	time.Sleep(time.Second)
-	assert.Empty(t, deliveries(p, "task-replayed"), "a dry run publishes nothing")
+	assert.Empty(t, p.Webhook.DeliveriesFor("task-replayed"), "a dry run publishes nothing")
 
 	res, err = Replay(ctx, o)
 	require.NoError(t, err, out.String())
 	assert.Equal(t, Result{Read: 2, Replayed: 2, ByTopic: map[string]int{reminder.Topic: 2}}, res)
-	require.Eventually(t, func() bool { return len(deliveries(p, "task-replayed")) == 1 }, 60*time.Second, 100*time.Millisecond,
+	require.Eventually(t, func() bool { return len(p.Webhook.DeliveriesFor("task-replayed")) == 1 }, 60*time.Second, 100*time.Millisecond,
 		"the replayed reminder was never delivered:\n%s", out.String())
 	require.Eventually(t, func() bool { return dead.count("poison-1") == 2 }, 60*time.Second, 100*time.Millisecond,
 		"the replayed malformed event went back to the dead letters")
@@ -88,7 +88,7 @@ func TestReplay(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 4, res.Replayed)
 	time.Sleep(3 * time.Second)
-	assert.Len(t, deliveries(p, "task-replayed"), 1, "replayed twice, delivered once")
+	assert.Len(t, p.Webhook.DeliveriesFor("task-replayed"), 1, "replayed twice, delivered once")
 	assert.Zero(t, p.Webhook.Refused())
 }
 
@@ -124,16 +124,6 @@ func produce(t *testing.T, broker, topic, key string, value []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: value}).FirstErr())
-}
-
-func deliveries(p *devstack.Project, taskID string) []map[string]any {
-	var out []map[string]any
-	for _, d := range p.Webhook.Deliveries() {
-		if d["task_id"] == taskID {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 // topicWatch counts the events on a topic by id, read from the broker.

@@ -184,6 +184,17 @@ func (w *Webhook) Deliveries() []map[string]any {
 	return append([]map[string]any(nil), w.got...)
 }
 
+// DeliveriesFor returns what was delivered so far for one task.
+func (w *Webhook) DeliveriesFor(taskID string) []map[string]any {
+	var out []map[string]any
+	for _, d := range w.Deliveries() {
+		if d["task_id"] == taskID {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // StartProject builds the functions and starts them, each with its
 // sidecar, on a profile's components, with a recording webhook. It skips
 // the test (or fails it, under REQUIRE_SERVICES=1) when the profile needs

@@ -75,17 +75,6 @@ func (a api) publish(topic string, e cloudevents.Event) {
 	require.Equal(a.t, http.StatusNoContent, resp.StatusCode)
 }
 
-// deliveriesFor returns the webhook deliveries of one task.
-func deliveriesFor(p *devstack.Project, taskID string) []map[string]any {
-	var out []map[string]any
-	for _, d := range p.Webhook.Deliveries() {
-		if d["task_id"] == taskID {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 func rfc(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func uniqueUser(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }

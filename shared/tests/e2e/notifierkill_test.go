@@ -31,7 +31,7 @@ func testNotifierKill(t *testing.T, a api, p *devstack.Project) {
 	}
 	delivered := func() (tasks, total int) {
 		for _, id := range ids {
-			if ds := deliveriesFor(p, id); len(ds) > 0 {
+			if ds := p.Webhook.DeliveriesFor(id); len(ds) > 0 {
 				tasks++
 				total += len(ds)
 			}
@@ -58,7 +58,7 @@ func testNotifierKill(t *testing.T, a api, p *devstack.Project) {
 	time.Sleep(2 * time.Second) // anything redelivered late shows now
 	for i, id := range ids {
 		notifications := map[any]bool{}
-		for _, d := range deliveriesFor(p, id) {
+		for _, d := range p.Webhook.DeliveriesFor(id) {
 			notifications[d["id"]] = true
 		}
 		assert.Len(t, notifications, 1, "reminder %d: one notification, under one id", i)

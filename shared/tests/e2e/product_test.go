@@ -64,7 +64,7 @@ func testTrace(t *testing.T, a api, p *devstack.Project) {
 	created := a.create(uniqueUser("trace"), map[string]any{"title": "traced", "remind_at": rfc(time.Now().Add(2 * time.Second))},
 		"traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	var ds []map[string]any
-	require.Eventually(t, func() bool { ds = deliveriesFor(p, created["id"].(string)); return len(ds) == 1 },
+	require.Eventually(t, func() bool { ds = p.Webhook.DeliveriesFor(created["id"].(string)); return len(ds) == 1 },
 		30*time.Second, 100*time.Millisecond, "the reminder never arrived")
 	tp, _ := ds[0][devstack.TraceParent].(string)
 	assert.Regexp(t, "^00-"+traceID+"-[0-9a-f]{16}-[0-9a-f]{2}$", tp, "the webhook delivery continues the Chat API's trace")
@@ -74,7 +74,7 @@ func testTrace(t *testing.T, a api, p *devstack.Project) {
 // group's first delivery takes seconds to form, later ones milliseconds.
 func warmUp(t *testing.T, a api, p *devstack.Project) {
 	created := a.create(uniqueUser("warmup"), map[string]any{"title": "warm up", "remind_at": rfc(time.Now().Add(time.Second))})
-	require.Eventually(t, func() bool { return len(deliveriesFor(p, created["id"].(string))) == 1 },
+	require.Eventually(t, func() bool { return len(p.Webhook.DeliveriesFor(created["id"].(string))) == 1 },
 		60*time.Second, 100*time.Millisecond, "the first reminder never arrived")
 }
 
@@ -103,7 +103,7 @@ func testReminders(t *testing.T, a api, p *devstack.Project, log *devstack.Topic
 	time.Sleep(time.Until(newAt.Add(3 * time.Second)))
 
 	checkOnce := func(name string, created map[string]any, at time.Time) {
-		ds := deliveriesFor(p, created["id"].(string))
+		ds := p.Webhook.DeliveriesFor(created["id"].(string))
 		require.Len(t, ds, 1, "%s: exactly one notification", name)
 		got, err := time.Parse(time.RFC3339Nano, ds[0][devstack.ReceivedAt].(string))
 		require.NoError(t, err)
@@ -116,8 +116,8 @@ func testReminders(t *testing.T, a api, p *devstack.Project, log *devstack.Topic
 	checkOnce("5 s ahead", onTime, remindAt)
 	checkOnce("moved", moved, newAt)
 	checkOnce("+05:00", offset, offsetAt)
-	assert.Empty(t, deliveriesFor(p, completed["id"].(string)), "completed before its reminder")
-	assert.Empty(t, deliveriesFor(p, deleted["id"].(string)), "deleted before its reminder")
+	assert.Empty(t, p.Webhook.DeliveriesFor(completed["id"].(string)), "completed before its reminder")
+	assert.Empty(t, p.Webhook.DeliveriesFor(deleted["id"].(string)), "deleted before its reminder")
 
 	// The notification is on record for the user, newest first.
 	r = a.call("send-notification", http.MethodGet, "/users/"+user+"/notifications", nil)
@@ -137,7 +137,7 @@ func testReminders(t *testing.T, a api, p *devstack.Project, log *devstack.Topic
 	require.NotEmpty(t, due)
 	a.publish(reminder.Topic, due[0])
 	time.Sleep(2 * time.Second)
-	assert.Len(t, deliveriesFor(p, onTime["id"].(string)), 1, "a redelivered reminder is not delivered again")
+	assert.Len(t, p.Webhook.DeliveriesFor(onTime["id"].(string)), 1, "a redelivered reminder is not delivered again")
 }
 
 func testRecurrence(t *testing.T, a api, log *devstack.TopicLog) {

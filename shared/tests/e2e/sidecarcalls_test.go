@@ -88,7 +88,7 @@ func testSidecarCalls(t *testing.T, a api, p *devstack.Project) {
 		{"create a task (no reminder)", func() { a.create(user, map[string]any{"title": "plain"}) }},
 		{"create a task with a reminder, until its notification is delivered", func() {
 			created = a.create(user, map[string]any{"title": "remind me", "remind_at": rfc(time.Now().Add(2 * time.Second))})
-			require.Eventually(t, func() bool { return len(deliveriesFor(p, created["id"].(string))) == 1 },
+			require.Eventually(t, func() bool { return len(p.Webhook.DeliveriesFor(created["id"].(string))) == 1 },
 				30*time.Second, 50*time.Millisecond, "the reminder never arrived")
 		}},
 		{"complete a task", func() {

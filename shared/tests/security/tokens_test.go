@@ -177,10 +177,10 @@ func TestTokensTenancyAndLogs(t *testing.T) {
 		r = call(t, "list-tasks", http.MethodGet, "/users/"+alice+"/tasks/"+id, nil)
 		require.Equal(t, http.StatusOK, r.Status)
 		assert.Equal(t, mine, r.Object(t), "alice's task is unchanged")
-		require.Eventually(t, func() bool { return len(deliveriesFor(p, id)) >= 1 },
+		require.Eventually(t, func() bool { return len(p.Webhook.DeliveriesFor(id)) >= 1 },
 			60*time.Second, 100*time.Millisecond, "alice's reminder never arrived")
 		time.Sleep(2 * time.Second)
-		assert.Len(t, deliveriesFor(p, id), 1, "alice's reminder, exactly once")
+		assert.Len(t, p.Webhook.DeliveriesFor(id), 1, "alice's reminder, exactly once")
 
 		inbox := func(user string) []any {
 			r := call(t, "send-notification", http.MethodGet, "/users/"+user+"/notifications", nil)
@@ -212,17 +212,6 @@ func TestTokensTenancyAndLogs(t *testing.T) {
 		require.Greater(t, lines, 100, "the stack logged")
 		t.Logf("scanned %d log lines of %d processes", lines, len(p.Names()))
 	})
-}
-
-// deliveriesFor returns the webhook deliveries of one task.
-func deliveriesFor(p *devstack.Project, taskID string) []map[string]any {
-	var out []map[string]any
-	for _, d := range p.Webhook.Deliveries() {
-		if d["task_id"] == taskID {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 func readFile(t *testing.T, path string) string {
