@@ -93,12 +93,14 @@ type window struct{ from, now, to time.Time }
 // Sweep runs once over the agenda since the previous run. A failure with
 // one user does not stop the others; the sweep reports it and, as it does
 // not record its progress then, the next run covers the same times again.
-func (h *Handler) Sweep(ctx context.Context) error {
+func (h *Handler) Sweep(ctx context.Context) (err error) {
+	var res Result
+	// Every run counts, a failed one too, however early it failed.
+	defer func() { res.record(err == nil) }()
 	start := h.Now()
 	w := window{from: start.Add(-lookback), now: start, to: start.Add(ahead)}
 	last, err := h.Progress.Last(ctx)
 	if err != nil {
-		Result{}.record(false)
 		return err
 	}
 	if since := last.Add(-overlap); since.After(w.from) {
@@ -106,14 +108,13 @@ func (h *Handler) Sweep(ctx context.Context) error {
 	}
 	tasks, err := h.Tasks.Agenda(ctx, w.from, w.to)
 	if err != nil {
-		Result{}.record(false)
 		return err
 	}
 	byUser := map[string][]task.Task{}
 	for _, t := range tasks {
 		byUser[t.UserID] = append(byUser[t.UserID], t)
 	}
-	res := Result{Users: len(byUser), Tasks: len(tasks)}
+	res = Result{Users: len(byUser), Tasks: len(tasks)}
 	var errs []error
 	for _, u := range slices.Sorted(maps.Keys(byUser)) {
 		if err := h.sweepUser(ctx, u, byUser[u], w, &res); err != nil {
@@ -125,7 +126,6 @@ func (h *Handler) Sweep(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	res.record(len(errs) == 0)
 	h.Log.InfoContext(ctx, "sweep done", "from", w.from, "to", w.to, "users", res.Users, "tasks", res.Tasks, "overdue_announced", res.Overdue,
 		"reminders_checked", res.Reconcile.Checked, "rescheduled", res.Reconcile.Scheduled, "fired_late", res.Reconcile.Fired,
 		"took_ms", h.Now().Sub(start).Milliseconds(), "failures", len(errs))
