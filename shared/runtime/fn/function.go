@@ -1,7 +1,7 @@
 // Package fn is the function runtime: a function declares its triggers
 // (HTTP, Dapr topics, cron bindings, Dapr jobs, CloudEvents from Knative
-// Eventing) with plain Go handlers, and Run serves them all on $PORT through
-// the Dapr go-sdk's HTTP service.
+// Eventing) with plain Go handlers, and Run serves them all on $PORT, on a
+// server of its own with the Dapr go-sdk's decoding mounted on it.
 package fn
 
 import (
@@ -48,16 +48,14 @@ type Function struct {
 	dedupe   Deduper
 	mappers  []ErrorMapper
 
-	routes    []string              // patterns given to Handle
-	subs      []Subscription        // topics, in the order subscribed
-	crons     []string              // cron bindings
-	events    []string              // paths of CloudEvents over HTTP
-	jobs      map[string]JobHandler // by name prefix
-	daprTopic map[string]bool       // routes of Dapr subscriptions
-	cronRoute map[string]bool       // routes of cron bindings
-	metrics   *http.Server          // nil when METRICS_PORT is 0
-	pprof     *http.Server          // nil when PPROF_PORT is 0
-	errs      []error               // registration errors, reported by Run
+	routes    []string                // patterns given to Handle
+	events    []string                // paths of CloudEvents over HTTP
+	jobs      map[string]JobHandler   // by name prefix
+	daprTopic map[string]Subscription // Dapr subscriptions, by route
+	cronRoute map[string]string       // cron bindings, by route
+	metrics   *http.Server            // nil when METRICS_PORT is 0
+	pprof     *http.Server            // nil when PPROF_PORT is 0
+	errs      []error                 // registration errors, reported by Run
 }
 
 // Server timeouts. A request body is at most a few MiB and every handler
@@ -93,8 +91,8 @@ func NewWithConfig(cfg Config, log *slog.Logger) (*Function, error) {
 		mux:       chi.NewRouter(),
 		api:       http.NewServeMux(),
 		jobs:      map[string]JobHandler{},
-		daprTopic: map[string]bool{},
-		cronRoute: map[string]bool{},
+		daprTopic: map[string]Subscription{},
+		cronRoute: map[string]string{},
 	}
 	f.drainer = &handlers.Drainer{QuietPeriod: cfg.DrainQuietPeriod, HealthCheck: f.probe}
 	// chi wants every middleware before the first route.

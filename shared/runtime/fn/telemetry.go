@@ -106,10 +106,12 @@ func routeOf(r *http.Request) string {
 // trigger names what made a request: a Dapr subscription, a Knative
 // Eventing delivery, a Dapr job, a cron binding, or a plain HTTP call.
 func (f *Function) trigger(path string) string {
+	_, topic := f.daprTopic[path]
+	_, cron := f.cronRoute[path]
 	switch {
-	case f.daprTopic[path]:
+	case topic:
 		return "topic"
-	case f.cronRoute[path]:
+	case cron:
 		return "cron"
 	case strings.HasPrefix(path, "/events/"):
 		return "event"

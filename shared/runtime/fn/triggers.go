@@ -49,8 +49,7 @@ func (f *Function) Subscribe(sub Subscription, h EventHandler) {
 	if sub.DeadLetterTopic == "" {
 		sub.DeadLetterTopic = sub.Topic + ".dlq"
 	}
-	f.daprTopic[sub.DaprRoute()] = true
-	f.subs = append(f.subs, sub)
+	f.daprTopic[sub.DaprRoute()] = sub
 	err := f.svc.AddTopicEventHandler(&common.Subscription{
 		PubsubName:      sub.PubSub,
 		Topic:           sub.Topic,
@@ -90,8 +89,9 @@ func (f *Function) serveSubscriptions(w http.ResponseWriter, _ *http.Request) {
 		Routes          routes `json:"routes"`
 		DeadLetterTopic string `json:"deadLetterTopic"`
 	}
-	out := make([]subscription, len(f.subs))
-	for i, s := range f.subs {
+	subs := f.Describe().Topics
+	out := make([]subscription, len(subs))
+	for i, s := range subs {
 		out[i] = subscription{PubSub: s.PubSub, Topic: s.Topic, Routes: routes{Default: s.DaprRoute()}, DeadLetterTopic: s.DeadLetterTopic}
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -102,7 +102,7 @@ func (f *Function) serveSubscriptions(w http.ResponseWriter, _ *http.Request) {
 // itself: the go-sdk would answer 303, which daprd retries forever.
 func (f *Function) guardTopics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || !f.daprTopic[r.URL.Path] {
+		if _, ok := f.daprTopic[r.URL.Path]; r.Method != http.MethodPost || !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -221,8 +221,7 @@ func (f *Function) handleEvent(ctx context.Context, via, topic string, e cloudev
 // every CloudEvent posted to /events/<binding> (a Knative PingSource on the
 // same schedule, for when the function is scaled to zero).
 func (f *Function) Cron(binding string, h func(ctx context.Context) error) {
-	f.cronRoute["/"+binding] = true
-	f.crons = append(f.crons, binding)
+	f.cronRoute["/"+binding] = binding
 	err := f.svc.AddBindingInvocationHandler(binding, func(ctx context.Context, _ *common.BindingEvent) ([]byte, error) {
 		if err := h(ctx); err != nil {
 			f.log.ErrorContext(ctx, "cron run failed", "binding", binding, "error", err)
@@ -295,15 +294,14 @@ type Description struct {
 
 // Describe returns what f serves, each list sorted.
 func (f *Function) Describe() Description {
-	d := Description{
+	return Description{
 		Name:   f.cfg.Name,
 		Routes: slices.Sorted(slices.Values(f.routes)),
-		Topics: slices.SortedFunc(slices.Values(f.subs), func(a, b Subscription) int { return strings.Compare(a.Topic, b.Topic) }),
-		Crons:  slices.Sorted(slices.Values(f.crons)),
+		Topics: slices.SortedFunc(maps.Values(f.daprTopic), func(a, b Subscription) int { return strings.Compare(a.Topic, b.Topic) }),
+		Crons:  slices.Sorted(maps.Values(f.cronRoute)),
 		Jobs:   slices.Sorted(maps.Keys(f.jobs)),
 		Events: slices.Sorted(slices.Values(f.events)),
 	}
-	return d
 }
 
 func writeProblem(w http.ResponseWriter, status int, detail string) {
