@@ -3,6 +3,7 @@ package fn
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -41,6 +42,18 @@ type Config struct {
 	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
 	OTLPProtocol string `env:"OTEL_EXPORTER_OTLP_PROTOCOL"`
 
+	// BulkMaxMessages, when not 0, has daprd deliver every Subscribe
+	// topic in batches of up to this many events (Dapr bulk subscribe), so
+	// a partition has a batch in flight instead of one event; 0 keeps one
+	// event per request.
+	BulkMaxMessages int `env:"SUBSCRIBE_BULK_MAX_MESSAGES,default=0"`
+	// BulkMaxAwait is how long daprd holds a partial batch when bulk
+	// subscribe is on. Under load batches fill from the backlog whatever
+	// the wait, so it matters only when events are sparse, where it is
+	// pure added latency: 50ms per hop keeps the reminder path well within
+	// its 1 s lateness budget. Dapr's Kafka default (10 s) is never used.
+	BulkMaxAwait time.Duration `env:"SUBSCRIBE_BULK_MAX_AWAIT,default=50ms"`
+
 	PubSub      string `env:"PUBSUB_NAME,default=pubsub"`
 	StateStore  string `env:"STATE_STORE_NAME,default=tasks"`
 	DedupeStore string `env:"DEDUPE_STORE_NAME,default=dedupe"`
@@ -65,6 +78,13 @@ func ConfigFromEnv(name string) (Config, error) {
 		if d < 0 {
 			return c, fmt.Errorf("%s=%s: negative", env, d)
 		}
+	}
+	if c.BulkMaxMessages < 0 || c.BulkMaxMessages > math.MaxInt32 {
+		return c, fmt.Errorf("SUBSCRIBE_BULK_MAX_MESSAGES=%d: not a batch size", c.BulkMaxMessages)
+	}
+	// daprd takes whole milliseconds, and 0 would mean Dapr's own default.
+	if c.BulkMaxAwait < time.Millisecond || c.BulkMaxAwait.Milliseconds() > math.MaxInt32 {
+		return c, fmt.Errorf("SUBSCRIBE_BULK_MAX_AWAIT=%s: not between 1ms and %dms", c.BulkMaxAwait, math.MaxInt32)
 	}
 	return c, nil
 }

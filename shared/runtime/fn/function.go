@@ -48,14 +48,15 @@ type Function struct {
 	dedupe   Deduper
 	mappers  []ErrorMapper
 
-	routes    []string                // patterns given to Handle
-	events    []string                // paths of CloudEvents over HTTP
-	jobs      map[string]JobHandler   // by name prefix
-	daprTopic map[string]Subscription // Dapr subscriptions, by route
-	cronRoute map[string]string       // cron bindings, by route
-	metrics   *http.Server            // nil when METRICS_PORT is 0
-	pprof     *http.Server            // nil when PPROF_PORT is 0
-	errs      []error                 // registration errors, reported by Run
+	routes       []string                // patterns given to Handle
+	events       []string                // paths of CloudEvents over HTTP
+	jobs         map[string]JobHandler   // by name prefix
+	daprTopic    map[string]Subscription // Dapr subscriptions, by route
+	topicHandler map[string]EventHandler // their handlers, by route
+	cronRoute    map[string]string       // cron bindings, by route
+	metrics      *http.Server            // nil when METRICS_PORT is 0
+	pprof        *http.Server            // nil when PPROF_PORT is 0
+	errs         []error                 // registration errors, reported by Run
 }
 
 // Server timeouts. A request body is at most a few MiB and every handler
@@ -84,15 +85,16 @@ func NewWithConfig(cfg Config, log *slog.Logger) (*Function, error) {
 		return nil, err
 	}
 	f := &Function{
-		cfg:       cfg,
-		log:       log,
-		client:    client,
-		prober:    sidecar.NewProber(cfg.Sidecar),
-		mux:       chi.NewRouter(),
-		api:       http.NewServeMux(),
-		jobs:      map[string]JobHandler{},
-		daprTopic: map[string]Subscription{},
-		cronRoute: map[string]string{},
+		cfg:          cfg,
+		log:          log,
+		client:       client,
+		prober:       sidecar.NewProber(cfg.Sidecar),
+		mux:          chi.NewRouter(),
+		api:          http.NewServeMux(),
+		jobs:         map[string]JobHandler{},
+		daprTopic:    map[string]Subscription{},
+		topicHandler: map[string]EventHandler{},
+		cronRoute:    map[string]string{},
 	}
 	f.drainer = &handlers.Drainer{QuietPeriod: cfg.DrainQuietPeriod, HealthCheck: f.probe}
 	// chi wants every middleware before the first route.

@@ -60,11 +60,18 @@ var topicSeeds = []string{
 	`{"id":6}`,
 	`{"id":"7","data":[1,2]}`,
 	`[]`, `"x"`, `null`, `{}`, `{not json`, ``,
+	// Batches (bulk subscribe), as daprd posts them to the same route.
+	`{"id":"b","type":"com.dapr.event.sent.bulk","topic":"fuzz.events","pubsubname":"pubsub","metadata":{},"entries":[` +
+		`{"entryId":"1","event":{"specversion":"1.0","id":"1","source":"s","type":"t","data":{"Kind":"ok"}},"metadata":{},"contentType":"application/cloudevents+json"},` +
+		`{"entryId":"2","event":"eyJzcGVjdmVyc2lvbiI6IjEuMCJ9","contentType":"application/octet-stream"},` +
+		`{"entryId":"3","event":{"id":7}}]}`,
+	`{"entries":[]}`, `{"entries":null}`, `{"entries":"x"}`, `{"entries":[1]}`,
 }
 
 // FuzzTopicDelivery posts arbitrary bodies to the route daprd delivers a
-// topic's events to. Any answer but 200 with SUCCESS or DROP would make
-// daprd retry the same bytes forever (a 303 or a 5xx, or RETRY).
+// topic's events to, one or a batch. Any answer but 200 with SUCCESS or
+// DROP (for each entry of a batch) would make daprd retry the same bytes
+// until they are dead-lettered, or forever (a 303 or a 5xx, or RETRY).
 func FuzzTopicDelivery(f *testing.F) {
 	for _, s := range topicSeeds {
 		f.Add([]byte(s))
@@ -78,8 +85,22 @@ func FuzzTopicDelivery(f *testing.F) {
 		if w.Code != http.StatusOK {
 			t.Fatalf("status %d for %q: daprd would redeliver it forever", w.Code, body)
 		}
-		var st struct{ Status string }
-		if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || (st.Status != "SUCCESS" && st.Status != "DROP") {
+		var st struct {
+			Status   string
+			Statuses []struct{ Status string }
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil {
+			t.Fatalf("answer %q for %q: not JSON", w.Body.String(), body)
+		}
+		final := func(s string) bool { return s == "SUCCESS" || s == "DROP" }
+		ok := final(st.Status) && st.Statuses == nil
+		if st.Statuses != nil {
+			ok = st.Status == ""
+			for _, s := range st.Statuses {
+				ok = ok && final(s.Status)
+			}
+		}
+		if !ok {
 			t.Fatalf("answer %q for %q: want SUCCESS or DROP", w.Body.String(), body)
 		}
 	})

@@ -50,31 +50,38 @@ func (f *Function) Subscribe(sub Subscription, h EventHandler) {
 		sub.DeadLetterTopic = sub.Topic + ".dlq"
 	}
 	f.daprTopic[sub.DaprRoute()] = sub
+	f.topicHandler[sub.DaprRoute()] = h
 	err := f.svc.AddTopicEventHandler(&common.Subscription{
 		PubsubName:      sub.PubSub,
 		Topic:           sub.Topic,
 		Route:           sub.DaprRoute(),
 		DeadLetterTopic: sub.DeadLetterTopic,
 	}, func(ctx context.Context, te *common.TopicEvent) (retry bool, err error) {
-		if te.TraceParent != "" {
-			ctx = logging.WithTraceParent(ctx, te.TraceParent)
+		if err := f.handleTopicEvent(ctx, sub, te, h); err != nil {
+			// false means DROP: daprd moves the event to the dead-letter topic.
+			return !IsPermanent(err), err
 		}
-		e, err := fromTopicEvent(te)
-		if err != nil {
-			err = Permanent(err)
-		} else {
-			err = f.handleEvent(ctx, "topic "+sub.Topic, sub.Topic, e, h)
-		}
-		if err == nil {
-			return false, nil
-		}
-		// false means DROP: daprd moves the event to the dead-letter topic.
-		return !IsPermanent(err), err
+		return false, nil
 	})
 	if err != nil {
 		f.errs = append(f.errs, fmt.Errorf("subscribe %s: %w", sub.Topic, err))
 	}
 	f.Event(sub.EventsRoute(), h)
+}
+
+// handleTopicEvent handles one event daprd delivered for sub, alone or as
+// an entry of a batch: the event's own trace context, then handleEvent's
+// contract. An event that is not a CloudEvent is Permanent.
+func (f *Function) handleTopicEvent(ctx context.Context, sub Subscription, te *common.TopicEvent, h EventHandler) error {
+	if te.TraceParent != "" {
+		ctx = logging.WithTraceParent(ctx, te.TraceParent)
+	}
+	e, err := fromTopicEvent(te)
+	if err != nil {
+		f.log.WarnContext(ctx, "event dropped to dead letters: not a CloudEvent", "via", "topic "+sub.Topic, "id", te.ID, "error", err)
+		return Permanent(err)
+	}
+	return f.handleEvent(ctx, "topic "+sub.Topic, sub.Topic, e, h)
 }
 
 // serveSubscriptions tells daprd, when it starts, which topics to deliver
@@ -84,33 +91,41 @@ func (f *Function) serveSubscriptions(w http.ResponseWriter, _ *http.Request) {
 		Default string `json:"default"`
 	}
 	type subscription struct {
-		PubSub          string `json:"pubsubname"`
-		Topic           string `json:"topic"`
-		Routes          routes `json:"routes"`
-		DeadLetterTopic string `json:"deadLetterTopic"`
+		PubSub          string         `json:"pubsubname"`
+		Topic           string         `json:"topic"`
+		Routes          routes         `json:"routes"`
+		DeadLetterTopic string         `json:"deadLetterTopic"`
+		BulkSubscribe   *bulkSubscribe `json:"bulkSubscribe,omitempty"`
 	}
 	subs := f.Describe().Topics
 	out := make([]subscription, len(subs))
 	for i, s := range subs {
-		out[i] = subscription{PubSub: s.PubSub, Topic: s.Topic, Routes: routes{Default: s.DaprRoute()}, DeadLetterTopic: s.DeadLetterTopic}
+		out[i] = subscription{PubSub: s.PubSub, Topic: s.Topic, Routes: routes{Default: s.DaprRoute()}, DeadLetterTopic: s.DeadLetterTopic, BulkSubscribe: f.bulkSubscribe()}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
 }
 
 // guardTopics answers a Dapr delivery whose body is not JSON with DROP
-// itself: the go-sdk would answer 303, which daprd retries forever.
+// itself: the go-sdk would answer 303, which daprd retries forever. A batch
+// (bulk subscribe) is served by serveBulk; a single event goes on to the
+// go-sdk's decoding.
 func (f *Function) guardTopics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := f.daprTopic[r.URL.Path]; r.Method != http.MethodPost || !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxEventBytes))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, f.maxDeliveryBytes()))
+		var in delivery
 		if err == nil {
 			// Not JSON, or JSON of another shape ({"id":1}, [], "x"): the
 			// go-sdk's decoding would fail with a 303 either way.
-			err = json.Unmarshal(body, new(topicEnvelope))
+			err = json.Unmarshal(body, &in)
+		}
+		var entries []bulkEntry
+		if err == nil && in.Entries != nil {
+			err = json.Unmarshal(in.Entries, &entries)
 		}
 		if err != nil {
 			f.log.WarnContext(r.Context(), "event dropped to dead letters: body is not a JSON CloudEvent", "route", r.URL.Path, "bytes", len(body), "error", errString(err))
@@ -118,9 +133,20 @@ func (f *Function) guardTopics(next http.Handler) http.Handler {
 			_, _ = io.WriteString(w, `{"status":"DROP"}`)
 			return
 		}
+		if in.Entries != nil {
+			f.serveBulk(w, r, f.daprTopic[r.URL.Path], entries)
+			return
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// delivery is what daprd posts to a topic route: a single event, or a
+// batch whose entries hold the events.
+type delivery struct {
+	topicEnvelope
+	Entries json.RawMessage `json:"entries"`
 }
 
 // topicEnvelope has the fields and types the go-sdk decodes a Dapr
