@@ -128,6 +128,30 @@ func TestChartOneFunctionOverridden(t *testing.T) {
 	}
 }
 
+// Bulk subscribe turned on for one function reaches both its Subscription
+// and its container, and the checks hold them to each other.
+func TestChartBulkSubscribe(t *testing.T) {
+	docs := renderChart(t, "functions.send-notification.bulkMaxMessages=20", "functions.send-notification.bulkMaxAwaitMs=100")
+	report(t, check.All(docs, check.Everything()))
+	var sub, env int
+	for _, d := range docs {
+		bulk := strings.Contains(string(d.Raw), "maxMessagesCount: 20\n    maxAwaitDurationMs: 100")
+		vars := strings.Contains(string(d.Raw), "- name: SUBSCRIBE_BULK_MAX_MESSAGES\n              value: \"20\"\n            - name: SUBSCRIBE_BULK_MAX_AWAIT\n              value: \"100ms\"")
+		mine := d.Labels["todo-chatbot.dev/function"] == "send-notification"
+		switch {
+		case d.Kind == "Subscription" && bulk && mine:
+			sub++
+		case d.Kind == "Service" && vars && mine:
+			env++
+		case bulk || vars || strings.Contains(string(d.Raw), "bulkSubscribe") || strings.Contains(string(d.Raw), "SUBSCRIBE_BULK"):
+			t.Errorf("%s: bulk subscribe rendered where it was not asked for", d.Ref())
+		}
+	}
+	if sub != 1 || env != 1 {
+		t.Errorf("send-notification: %d Subscriptions and %d Services with bulk subscribe, want 1 and 1", sub, env)
+	}
+}
+
 func TestChartPlatformOnly(t *testing.T) {
 	docs := renderChart(t, "only=platform")
 	report(t, check.All(docs, check.Options{Platform: true}))
@@ -356,6 +380,8 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"access allowed by default", "defaultAction: deny\n    trustDomain", "defaultAction: allow\n    trustDomain", "defaultAction must be deny"},
 		{"unknown subscription field", "deadLetterTopic: todo.tasks.events.dlq", "deadLetterTopik: todo.tasks.events.dlq", "unknown field"},
 		{"dead letters elsewhere", "deadLetterTopic: todo.tasks.events.dlq", "deadLetterTopic: todo.tasks.events.dead", "dead letters"},
+		{"bulk subscribe the function does not announce", "deadLetterTopic: todo.tasks.events.dlq",
+			"deadLetterTopic: todo.tasks.events.dlq\n  bulkSubscribe: {enabled: true, maxMessagesCount: 20, maxAwaitDurationMs: 50}", "SUBSCRIBE_BULK_*"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	componentsv1alpha1 "github.com/dapr/dapr/pkg/apis/components/v1alpha1"
 	configurationv1alpha1 "github.com/dapr/dapr/pkg/apis/configuration/v1alpha1"
@@ -332,6 +333,34 @@ func sinkOf(sink duckv1.Destination) (service, path string) {
 	return service, path
 }
 
+// bulkAgrees checks the Subscription's bulkSubscribe against the function's
+// SUBSCRIBE_BULK_* variables. daprd prefers the subscription the function
+// announces, which those variables decide, so the mirror must say the
+// same. Both variables are required together, so the runtime's default
+// wait is never assumed here.
+func bulkAgrees(sub *subscriptionsv2alpha1.Subscription, svc *servingv1.Service) error {
+	var want subscriptionsv2alpha1.BulkSubscribe
+	if cs := svc.Spec.Template.Spec.Containers; len(cs) > 0 {
+		n, _ := envValue(&cs[0], "SUBSCRIBE_BULK_MAX_MESSAGES")
+		wait, _ := envValue(&cs[0], "SUBSCRIBE_BULK_MAX_AWAIT")
+		if n != "" && n != "0" {
+			count, err := strconv.ParseInt(n, 10, 32)
+			if err != nil {
+				return fmt.Errorf("SUBSCRIBE_BULK_MAX_MESSAGES=%q: %w", n, err)
+			}
+			d, err := time.ParseDuration(wait)
+			if err != nil {
+				return fmt.Errorf("SUBSCRIBE_BULK_MAX_MESSAGES is set, SUBSCRIBE_BULK_MAX_AWAIT=%q is not a duration", wait)
+			}
+			want = subscriptionsv2alpha1.BulkSubscribe{Enabled: true, MaxMessagesCount: int32(count), MaxAwaitDurationMs: int32(d.Milliseconds())}
+		}
+	}
+	if sub.Spec.BulkSubscribe != want {
+		return fmt.Errorf("bulkSubscribe %+v, but the function's SUBSCRIBE_BULK_* variables announce %+v", sub.Spec.BulkSubscribe, want)
+	}
+	return nil
+}
+
 func sameSet(a, b []string) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
 	sort.Strings(a)
@@ -406,6 +435,11 @@ func (s *set) wiring(opts Options) []error {
 					sub.Spec.DeadLetterTopic != topic+".dlq" || !slices.Equal(sub.Scopes, []string{f.Name}) {
 					fail("Subscription %s: want pubsub %s -> /dapr/topics/%s, dead letters to %s.dlq, scoped to %s only",
 						sub.Name, topic, topic, topic, f.Name)
+				}
+				if svc != nil {
+					if err := bulkAgrees(sub, svc); err != nil {
+						fail("Subscription %s: %v", sub.Name, err)
+					}
 				}
 			}
 			var ks *KafkaSource
