@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,6 +97,31 @@ spec:
       pubsub:
         inbound: {retry: events}
 `,
+}
+
+// writeResources writes the named resources to dir/resources and returns
+// that folder.
+func writeResources(t *testing.T, dir string, names ...string) string {
+	t.Helper()
+	res := filepath.Join(dir, "resources")
+	require.NoError(t, os.MkdirAll(res, 0o755))
+	for _, name := range names {
+		require.NoError(t, os.WriteFile(filepath.Join(res, name), []byte(resources[name]), 0o644))
+	}
+	return res
+}
+
+// serve runs f until the returned stop is called, which checks that it
+// stopped cleanly.
+func serve(t *testing.T, f *fn.Function) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- f.Run(ctx) }()
+	return func() {
+		cancel()
+		require.NoError(t, <-runErr)
+	}
 }
 
 // recorder collects what reached the handlers.
@@ -192,11 +219,7 @@ const webhookToken = "s3cr3t-webhook-token-7f9c"
 
 func TestTriggersThroughDapr(t *testing.T) {
 	dir := t.TempDir()
-	res := filepath.Join(dir, "resources")
-	require.NoError(t, os.MkdirAll(res, 0o755))
-	for name, body := range resources {
-		require.NoError(t, os.WriteFile(filepath.Join(res, name), []byte(body), 0o644))
-	}
+	res := writeResources(t, dir, slices.Collect(maps.Keys(resources))...)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets.json"),
 		[]byte(`{"notify-webhook":{"token":"`+webhookToken+`"}}`), 0o600))
 
@@ -275,13 +298,7 @@ func TestTriggersThroughDapr(t *testing.T) {
 		return nil
 	})
 
-	ctx, stop := context.WithCancel(context.Background())
-	runErr := make(chan error, 1)
-	go func() { runErr <- f.Run(ctx) }()
-	defer func() {
-		stop()
-		require.NoError(t, <-runErr)
-	}()
+	defer serve(t, f)()
 
 	devstack.StartT(t, devstack.TestStack{
 		Functions: []devstack.Function{{Name: appID, AppPort: ports[0], HTTPPort: ports[1], GRPCPort: ports[2]}},
