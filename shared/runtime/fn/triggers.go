@@ -128,7 +128,7 @@ func (f *Function) guardTopics(next http.Handler) http.Handler {
 			err = json.Unmarshal(in.Entries, &entries)
 		}
 		if err != nil {
-			f.log.WarnContext(r.Context(), "event dropped to dead letters: body is not a JSON CloudEvent", "route", r.URL.Path, "bytes", len(body), "error", errString(err))
+			f.log.WarnContext(r.Context(), "event dropped to dead letters: body is neither a JSON CloudEvent nor a batch of them", "route", r.URL.Path, "bytes", len(body), "error", errString(err))
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"status":"DROP"}`)
 			return
