@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -80,6 +81,8 @@ func panel(title string, curves []curve) (*plot.Plot, error) {
 	p.Legend.Top, p.Legend.Left = false, false
 	p.Add(plotter.NewGrid())
 	drawn := 0
+	// Pairs (a baseline, dashed, and its Dapr path) share a colour.
+	paired := len(curves) > 2 && len(curves)%2 == 0 && slices.ContainsFunc(curves, func(c curve) bool { return c.baseline })
 	for i, c := range curves {
 		if c.h == nil {
 			continue
@@ -93,8 +96,8 @@ func panel(title string, curves []curve) (*plot.Plot, error) {
 			return nil, err
 		}
 		l.Color = plotutil.Color(i)
-		if len(curves) > 2 && len(curves)%2 == 0 {
-			l.Color = plotutil.Color(i / 2) // pairs: one colour per operation, baseline dashed
+		if paired {
+			l.Color = plotutil.Color(i / 2)
 		}
 		l.Width = vg.Points(1.5)
 		if c.baseline {
@@ -155,6 +158,12 @@ func (r *Report) chart(path string) error {
 	}
 	if r.E2E != nil {
 		rem = append(rem, curve{label: "end to end (→ webhook)", h: r.E2E.hist})
+	}
+	common := commonRate(r.E2ELadders)
+	for _, l := range r.E2ELadders {
+		if s := l.at(common); s != nil {
+			rem = append(rem, curve{label: fmt.Sprintf("end to end, %s, %.0f/s", l.Name, common), h: s.hist})
+		}
 	}
 	title := func(s string, pr *Pair) string {
 		if pr == nil {

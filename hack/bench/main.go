@@ -45,6 +45,8 @@ type sizes struct {
 	E2ERate        float64   `json:"e2e_rate"`
 	E2ESeconds     float64   `json:"e2e_seconds"`
 	E2ELead        float64   `json:"e2e_lead_seconds"`
+	E2ESteps       []float64 `json:"e2e_ladder_steps"`
+	E2EStepSeconds float64   `json:"e2e_ladder_step_seconds"`
 	Steps          []float64 `json:"throughput_steps"`
 	StepSeconds    float64   `json:"throughput_step_seconds"`
 	RetrySteps     bool      `json:"throughput_retry_failed_step"`
@@ -63,6 +65,7 @@ var full = sizes{
 	PubRate: 200, PubSeconds: 3,
 	Reminders: 10000, ReminderWindow: 60,
 	E2ERate: 50, E2ESeconds: 60, E2ELead: 5,
+	E2ESteps: []float64{50, 100, 150, 200}, E2EStepSeconds: 15,
 	Steps:       []float64{50, 100, 150, 175, 200, 250, 300, 400, 500, 600, 800, 1000},
 	StepSeconds: 4, RetrySteps: true,
 	ColdRounds: 3, ColdPairs: []string{"create-task", "fire-reminder", "send-notification"},
@@ -78,6 +81,7 @@ var quick = sizes{
 	PubRate: 100, PubSeconds: 1,
 	Reminders: 500, ReminderWindow: 2,
 	E2ERate: 50, E2ESeconds: 2, E2ELead: 2,
+	E2ESteps: []float64{20, 40}, E2EStepSeconds: 2,
 	Steps:       []float64{50, 100, 200, 300, 400},
 	StepSeconds: 1,
 	ColdRounds:  1, ColdPairs: []string{"create-task"},
@@ -99,8 +103,9 @@ type bench struct {
 // scenarios in the order they run: the light, latency-sensitive ones
 // first, before the saturating ones leave work behind them; cold start
 // last, as it starts second instances of functions; then the throughput
-// ladder again on a SQLite stack.
-var scenarios = []string{"e2e", "reminders", "pubsub", "state", "invoke", "throughput", "cold", "throughput-sqlite"}
+// ladder again on a SQLite stack, and the end-to-end ladder on a stack
+// of its own for each variant of the reminder path.
+var scenarios = []string{"e2e", "reminders", "pubsub", "state", "invoke", "throughput", "cold", "throughput-sqlite", "e2e-ladder"}
 
 func main() {
 	quickRun := flag.Bool("quick", false, "small sizes (under two minutes)")
@@ -207,7 +212,7 @@ func run(sz sizes, mode, out string, stores devstack.Stores, want map[string]boo
 	}
 	if need {
 		logf("starting the stack on %s (%s sizes; machine load average %.2f)", stores, mode, rep.Machine.LoadStart[0])
-		b, err := startBench(ctx, root, bin, stores, sz, rep, logf, keep)
+		b, err := startBench(ctx, root, bin, stores, benchStack, sz, rep, logf, keep)
 		if err != nil {
 			return err
 		}
@@ -229,19 +234,29 @@ func run(sz sizes, mode, out string, stores devstack.Stores, want map[string]boo
 		go func() { b.s.close(keep); close(closed) }()
 		defer func() { <-closed }()
 	}
-	if selected("throughput-sqlite") && stores != devstack.SQLite && ctx.Err() == nil {
-		logf("== throughput-sqlite: starting a stack on SQLite (bindings/local as it is)")
+	// ownStack runs one phase on a stack started for it, closed after.
+	ownStack := func(name string, stores devstack.Stores, spec stackSpec, phase func(*bench) error) {
 		t0 := time.Now()
-		b, err := startBench(ctx, root, bin, devstack.SQLite, sz, rep, logf, keep)
-		if err != nil {
-			rep.note(fmt.Sprintf("throughput on SQLite: not completed: %v", err))
-		} else {
-			if err := b.throughput(ctx); err != nil {
-				rep.note(fmt.Sprintf("throughput on SQLite: not completed: %v", err))
-			}
+		b, err := startBench(ctx, root, bin, stores, spec, sz, rep, logf, keep)
+		if err == nil {
+			err = phase(b)
 			b.s.close(keep)
 		}
-		logf("== throughput-sqlite done in %s", time.Since(t0).Round(time.Second))
+		if err != nil {
+			rep.note(fmt.Sprintf("%s: not completed: %v", name, err))
+		}
+		logf("== %s done in %s", name, time.Since(t0).Round(time.Second))
+	}
+	if selected("throughput-sqlite") && stores != devstack.SQLite && ctx.Err() == nil {
+		logf("== throughput-sqlite: starting a stack on SQLite (bindings/local as it is)")
+		ownStack("throughput on SQLite", devstack.SQLite, benchStack, func(b *bench) error { return b.throughput(ctx) })
+	}
+	for _, v := range e2eVariants {
+		if !selected("e2e-ladder") || ctx.Err() != nil {
+			break
+		}
+		logf("== e2e-ladder, %s: starting a stack (%s)", v.Name, v.Setup)
+		ownStack("end-to-end ladder, "+v.Name, stores, v.spec(), func(b *bench) error { return b.e2eLadder(ctx, v) })
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -257,9 +272,9 @@ func run(sz sizes, mode, out string, stores devstack.Stores, want map[string]boo
 }
 
 // startBench starts a stack and creates the bench users on it.
-func startBench(ctx context.Context, root, bin string, stores devstack.Stores, sz sizes, rep *Report, logf func(string, ...any), keep bool) (*bench, error) {
+func startBench(ctx context.Context, root, bin string, stores devstack.Stores, spec stackSpec, sz sizes, rep *Report, logf func(string, ...any), keep bool) (*bench, error) {
 	t0 := time.Now()
-	s, err := startStack(ctx, root, bin, stores, benchStack, keep)
+	s, err := startStack(ctx, root, bin, stores, spec, keep)
 	if err != nil {
 		return nil, err
 	}

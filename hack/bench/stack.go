@@ -47,6 +47,9 @@ type stackSpec struct {
 	// drive: bench-sub, the bench's pub/sub and its state stores.
 	scenarios bool
 	mtls      bool // the Dapr sentry, and mTLS between every sidecar
+	// partitions of each topic (0: the broker's default).
+	partitions int
+	env        []string // added to every project function's
 }
 
 var (
@@ -158,7 +161,7 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, s
 			return nil, err
 		}
 		s.pprof[name+"-dapr"] = f.DaprProfilePort
-		f.Env = []string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms", "PPROF_PORT=" + strconv.Itoa(s.pprof[name])}
+		f.Env = append([]string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms", "PPROF_PORT=" + strconv.Itoa(s.pprof[name])}, spec.env...)
 		fns = append(fns, f)
 	}
 	if s.caller, err = newFunction(callerID, ""); err != nil {
@@ -224,6 +227,7 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, s
 		BinDir:       bin,
 		ResourcesDir: s.res,
 		BrokerPort:   sched + 5,
+		Partitions:   spec.partitions,
 		SchedPort:    sched,
 		SentryPort:   sentry,
 		Functions:    fns,
