@@ -115,6 +115,7 @@ func main() {
 	stores := flag.String("stores", "auto", "stores of the stack: sqlite, postgres+redis, or auto (postgres+redis when both run)")
 	keep := flag.Bool("keep", false, "keep the run folders (logs, data) afterwards")
 	steps := flag.String("steps", "", "comma-separated rates (/s) of the throughput ladder, instead of the size's")
+	e2eSteps := flag.String("e2e-steps", "", "comma-separated rates (/s) of the end-to-end ladder, instead of the size's")
 	flag.Parse()
 
 	sz := full
@@ -125,15 +126,21 @@ func main() {
 	if *rounds > 0 {
 		sz.Rounds = *rounds
 	}
-	if *steps != "" {
-		sz.Steps = nil
-		for _, v := range strings.Split(*steps, ",") {
+	for _, o := range []struct {
+		flag, value string
+		rates       *[]float64
+	}{{"-steps", *steps, &sz.Steps}, {"-e2e-steps", *e2eSteps, &sz.E2ESteps}} {
+		if o.value == "" {
+			continue
+		}
+		*o.rates = nil
+		for _, v := range strings.Split(o.value, ",") {
 			rate, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil || rate <= 0 {
-				fmt.Fprintf(os.Stderr, "bench: -steps %q: want rates like 50,100,200\n", *steps)
+				fmt.Fprintf(os.Stderr, "bench: %s %q: want rates like 50,100,200\n", o.flag, o.value)
 				os.Exit(2)
 			}
-			sz.Steps = append(sz.Steps, rate)
+			*o.rates = append(*o.rates, rate)
 		}
 	}
 	want := map[string]bool{}

@@ -468,7 +468,7 @@ func (r *Report) ladderMarkdown(p func(string, ...any)) {
 		p("Not measured.\n\n")
 		return
 	}
-	p("The same end-to-end path at rising rates (%s tasks/s, %g s a step, `remind_at` %g s after each task's intended creation), until a step misses the goal: webhook lateness P99 ≤ %.0f ms, none lost (not delivered within %g s of the last `remind_at`), none duplicated, no create error, at least 95%% of the rate sent. One pass: a failing step ends the ladder without a retry. Each variant runs on a stack of its own, started alike (broker, scheduler, create-task, fire-reminder and send-notification with their sidecars, `bench-caller`; %d users), differing only as the table says.\n\n",
+	p("The same end-to-end path at rising rates (%s tasks/s, %g s a step, `remind_at` %g s after each task's intended creation), until a step misses the goal: webhook lateness P99 ≤ %.0f ms, none lost (not delivered within %g s of the last `remind_at`), none duplicated, no create error. One pass: a failing step ends the ladder without a retry. Each variant runs on a stack of its own, started alike (broker, scheduler, create-task, fire-reminder and send-notification with their sidecars, `bench-caller`; %d users), differing only as the table says.\n\n",
 		joinRates(r.Sizes.E2ESteps), r.Sizes.E2EStepSeconds, r.Sizes.E2ELead, e2eGoalP99, r.Sizes.Grace, r.Sizes.Users)
 	common := commonRate(r.E2ELadders)
 	at := "no rate every variant ran"
@@ -484,7 +484,7 @@ func (r *Report) ladderMarkdown(p func(string, ...any)) {
 		}
 		p("| %s | %s | **%.0f/s** | %s | %s | %s | %d | %d |\n", l.Name, l.Setup, l.MaxRate, f(s.Late.P50), f(s.Late.P95), f(s.Late.P99), s.Lost, s.Duplicated)
 	}
-	p("\n| Variant | Rate /s | Sent /s | Created | Delivered | Lost | Duplicated | P50 ms | P95 ms | P99 ms | max ms | Passed |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("\n| Variant | Rate /s | Achieved /s | Created | Delivered | Lost | Duplicated | P50 ms | P95 ms | P99 ms | max ms | Passed |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, l := range r.E2ELadders {
 		for _, s := range l.Steps {
 			ok := "yes"
