@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
+
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
 // e2eVariant is a set-up of the reminder path the end-to-end ladder
@@ -50,8 +54,13 @@ type E2EStep struct {
 // E2ELadder is the end-to-end path at rising rates on one variant's stack.
 type E2ELadder struct {
 	e2eVariant
-	StepSeconds float64   `json:"step_seconds"`
-	Steps       []E2EStep `json:"steps"`
+	// What the stack ran with, read from it: the partitions of
+	// send-notification's topic, and whether send-notification asked
+	// daprd for bulk delivery.
+	TopicPartitions int       `json:"topic_partitions"`
+	Bulk            bool      `json:"bulk_subscribe"`
+	StepSeconds     float64   `json:"step_seconds"`
+	Steps           []E2EStep `json:"steps"`
 	// MaxRate is the highest rate that passed, every lower one having
 	// passed too (0: none did).
 	MaxRate float64 `json:"max_passing_per_s"`
@@ -63,6 +72,13 @@ type E2ELadder struct {
 // keeps the ladders of all variants within a few minutes.
 func (b *bench) e2eLadder(ctx context.Context, v e2eVariant) error {
 	l := E2ELadder{e2eVariant: v, StepSeconds: b.sz.E2EStepSeconds}
+	var err error
+	if l.Bulk, err = b.bulkAnnounced(ctx); err != nil {
+		return err
+	}
+	if len(v.Env) > 0 && !l.Bulk {
+		b.rep.note(fmt.Sprintf("end-to-end ladder, %s: send-notification did not ask for bulk delivery with %s; the variant ran as the baseline does.", v.Name, strings.Join(v.Env, " ")))
+	}
 	for _, rate := range b.sz.E2ESteps {
 		if ctx.Err() != nil {
 			break
@@ -77,6 +93,12 @@ func (b *bench) e2eLadder(ctx context.Context, v e2eVariant) error {
 		}
 		l.MaxRate = rate
 	}
+	// Read after the run: a topic exists once an event was published to it.
+	parts, err := partitions(ctx, b.s.admin, reminder.Topic)
+	if err != nil {
+		return err
+	}
+	l.TopicPartitions = len(parts)
 	b.rep.E2ELadders = append(b.rep.E2ELadders, &l)
 	return ctx.Err()
 }
@@ -123,4 +145,32 @@ func (l *E2ELadder) measured() string {
 		m += "; every step passed, the highest rate is at least this"
 	}
 	return m
+}
+
+// bulkAnnounced tells whether send-notification's subscription, as daprd
+// reads it from /dapr/subscribe, asks for bulk delivery.
+func (b *bench) bulkAnnounced(ctx context.Context) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.s.Functions["send-notification"].URL()+"/dapr/subscribe", nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	var subs []struct {
+		Bulk *struct {
+			Enabled bool `json:"enabled"`
+		} `json:"bulkSubscribe"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&subs); err != nil {
+		return false, fmt.Errorf("send-notification's /dapr/subscribe: %w", err)
+	}
+	for _, s := range subs {
+		if s.Bulk != nil && s.Bulk.Enabled {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -9,13 +9,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
+	"github.com/todo-chatbot/functions/shared/todo/task"
 )
 
 // consumers whose backlog delays the reminder path: the consumer group of
 // a Dapr subscription is the subscriber's app-id.
 var consumers = []struct{ group, topic string }{
-	{"fire-reminder", "todo.tasks.events"},
-	{"send-notification", "todo.reminders.events"},
+	{"fire-reminder", task.Topic},
+	{"send-notification", reminder.Topic},
 }
 
 // newAdmin returns a Kafka client for offset queries, pinned to request
@@ -24,24 +27,33 @@ func newAdmin(broker string) (*kgo.Client, error) {
 	return kgo.NewClient(kgo.SeedBrokers(broker), kgo.MaxVersions(kversion.V2_8_0()))
 }
 
-// consumerLag is how many records of topic the group has not committed.
-func consumerLag(ctx context.Context, cl *kgo.Client, group, topic string) (int64, error) {
+// partitions lists the partitions of topic.
+func partitions(ctx context.Context, cl *kgo.Client, topic string) ([]int32, error) {
 	mreq := kmsg.NewPtrMetadataRequest()
 	mt := kmsg.NewMetadataRequestTopic()
 	mt.Topic = kmsg.StringPtr(topic)
 	mreq.Topics = append(mreq.Topics, mt)
 	mresp, err := mreq.RequestWith(ctx, cl)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var parts []int32
 	for _, t := range mresp.Topics {
 		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
-			return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+			return nil, fmt.Errorf("metadata of %s: %w", topic, err)
 		}
 		for _, p := range t.Partitions {
 			parts = append(parts, p.Partition)
 		}
+	}
+	return parts, nil
+}
+
+// consumerLag is how many records of topic the group has not committed.
+func consumerLag(ctx context.Context, cl *kgo.Client, group, topic string) (int64, error) {
+	parts, err := partitions(ctx, cl, topic)
+	if err != nil {
+		return 0, err
 	}
 	if len(parts) == 0 {
 		return 0, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/todo-chatbot/functions/hack/bench/load"
 	"github.com/todo-chatbot/functions/shared/testkit/devstack"
+	"github.com/todo-chatbot/functions/shared/todo/reminder"
 )
 
 // Dapr's published service invocation figure: latency the two sidecars
@@ -475,14 +476,15 @@ func (r *Report) ladderMarkdown(p func(string, ...any)) {
 	if common > 0 {
 		at = fmt.Sprintf("%.0f/s, the highest rate every variant ran", common)
 	}
-	p("| Variant | Set-up | Highest passing rate | Lateness at %s: P50 ms | P95 ms | P99 ms | Lost | Duplicated |\n|---|---|---|---|---|---|---|---|\n", at)
+	p("Partitions and bulk delivery are read from each stack: the partitions of `%s`, and whether send-notification's subscription asked daprd for batches.\n\n", reminder.Topic)
+	p("| Variant | Set-up | Partitions | Bulk delivery | Highest passing rate | Lateness at %s: P50 ms | P95 ms | P99 ms | Lost | Duplicated |\n|---|---|---|---|---|---|---|---|---|---|\n", at)
 	for _, l := range r.E2ELadders {
-		s := l.at(common)
-		if s == nil {
-			p("| %s | %s | **%.0f/s** | – | – | – | – | – |\n", l.Name, l.Setup, l.MaxRate)
-			continue
+		row := fmt.Sprintf("| %s | %s | %d | %s | **%.0f/s** |", l.Name, l.Setup, l.TopicPartitions, map[bool]string{true: "yes", false: "no"}[l.Bulk], l.MaxRate)
+		if s := l.at(common); s != nil {
+			p("%s %s | %s | %s | %d | %d |\n", row, f(s.Late.P50), f(s.Late.P95), f(s.Late.P99), s.Lost, s.Duplicated)
+		} else {
+			p("%s – | – | – | – | – |\n", row)
 		}
-		p("| %s | %s | **%.0f/s** | %s | %s | %s | %d | %d |\n", l.Name, l.Setup, l.MaxRate, f(s.Late.P50), f(s.Late.P95), f(s.Late.P99), s.Lost, s.Duplicated)
 	}
 	p("\n| Variant | Rate /s | Achieved /s | Created | Delivered | Lost | Duplicated | P50 ms | P95 ms | P99 ms | max ms | Passed |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, l := range r.E2ELadders {
