@@ -8,7 +8,7 @@ BENCH_MOD := hack/bench
 
 .PHONY: bench bench-quick bench-scale test-bench
 
-bench: tools functions ## benchmarks in full (about 14 min): writes docs/benchmarks.{md,json,png}
+bench: tools functions ## benchmarks in full (about 18 min): writes docs/benchmarks.{md,json,png}
 	$(GO) -C $(BENCH_MOD) run . -out $(CURDIR)/docs
 
 bench-quick: tools functions ## the same benchmarks at small sizes (under 2 min): writes .run/bench-quick/

@@ -65,7 +65,7 @@ var full = sizes{
 	PubRate: 200, PubSeconds: 3,
 	Reminders: 10000, ReminderWindow: 60,
 	E2ERate: 50, E2ESeconds: 60, E2ELead: 5,
-	E2ESteps: []float64{50, 100, 150, 200}, E2EStepSeconds: 15,
+	E2ESteps: []float64{50, 100, 125, 150, 200}, E2EStepSeconds: 15,
 	Steps:       []float64{50, 100, 150, 175, 200, 250, 300, 400, 500, 600, 800, 1000},
 	StepSeconds: 4, RetrySteps: true,
 	ColdRounds: 3, ColdPairs: []string{"create-task", "fire-reminder", "send-notification"},

@@ -436,7 +436,7 @@ func (r *Report) markdown() string {
 		}
 		p("\n")
 	}
-	p("## Reproduce\n\n`make bench` (about 14 minutes) or `make bench-quick` (under 2 minutes, small sizes, writes to `.run/bench-quick/`). Sizes used here: `%s`.\n", sizesJSON(r.Sizes))
+	p("## Reproduce\n\n`make bench` (about 18 minutes) or `make bench-quick` (under 2 minutes, small sizes, writes to `.run/bench-quick/`). Sizes used here: `%s`.\n", sizesJSON(r.Sizes))
 	return w.String()
 }
 
