@@ -57,3 +57,11 @@ test-deploy: ## validate the chart and every manifest with Knative's and Dapr's 
 	go -C $(DEPLOY_MOD) vet ./...
 	go -C $(DEPLOY_MOD) test -count=1 ./...
 	go -C $(DEPLOY_TOOLS) test ./...
+
+# Knative Serving's controller and webhook, from the knative.dev/serving
+# the deploy checks pin (hack/deploy/go.mod's tool directives), so the pod
+# composed in process and the one the controller makes come from one
+# release.
+$(BIN)/serving-controller $(BIN)/serving-webhook: $(BIN)/serving-%: $(DEPLOY_MOD)/go.mod $(DEPLOY_MOD)/go.sum
+	cd $(DEPLOY_MOD) && $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/serving-$* knative.dev/serving/cmd/$*
+

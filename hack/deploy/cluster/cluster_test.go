@@ -3,12 +3,14 @@
 // Package cluster applies the rendered deployment to a real control plane
 // (etcd, kube-apiserver and kube-controller-manager built from source into
 // bin/ by `make test-cluster`), with the CRDs of Knative Serving, Knative
-// Eventing and Dapr from the pinned modules and Dapr's control plane
-// (sentry, the operator and the sidecar injector) registered as the
-// webhooks they are. It checks that every object is admitted, that each
-// function's Deployment becomes a Pod that Dapr's injector patches as the
-// in-process composition (internal/pod) says, and that Dapr's operator
-// serves and converts what it owns.
+// Eventing and Dapr from the pinned modules, and Knative Serving's and
+// Dapr's control planes (Serving's webhook and controller; Dapr's sentry,
+// operator and sidecar injector) registered as the webhooks they are. It
+// checks that every object is admitted, that Serving's controller makes
+// each function's Revision and Deployment as the in-process composition
+// (internal/pod) says, that the Deployment becomes a Pod Dapr's injector
+// patches as that composition says, and that Dapr's operator serves and
+// converts what it owns.
 package cluster
 
 import (
@@ -20,18 +22,22 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
+	"knative.dev/pkg/kmeta"
 	"knative.dev/serving/pkg/apis/serving"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/todo-chatbot/functions/hack/deploy/internal/check"
 	"github.com/todo-chatbot/functions/hack/deploy/internal/manifest"
@@ -45,6 +51,10 @@ import (
 // serve: KafkaSources are checked in process only (internal/check).
 var crdDirs = []struct{ module, dir string }{
 	{"knative.dev/serving", "config/core/300-resources"},
+	// The networking layer's and the image cache's, which Serving's
+	// controller watches and creates.
+	{"knative.dev/networking", "config"},
+	{"knative.dev/caching", "config"},
 	{"knative.dev/eventing", "config/core/resources"},
 	{"github.com/dapr/dapr", "charts/dapr/crds"},
 }
@@ -63,19 +73,28 @@ func TestControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs, err := render.Chart(filepath.Join(root, render.ChartDir), render.Options{})
+	// Images from a registry, as a user deploying prebuilt images sets
+	// them (the chart's ko:// references are for `ko resolve`): Serving's
+	// controller resolves a tag to a digest by asking the registry, but
+	// for registries it is configured to skip, such as dev.local.
+	docs, err := render.Chart(filepath.Join(root, render.ChartDir), render.Options{Set: []string{"image.registry=dev.local/todo-chatbot"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	startServingWebhook(ctx, t, cp, dyn, mapper)
 	t.Run("RenderedManifestsAreAdmitted", func(t *testing.T) {
 		renderedManifestsAreAdmitted(ctx, t, dyn, mapper, docs)
+	})
+	t.Run("KnativeWebhookDefaultsAndValidates", func(t *testing.T) {
+		knativeWebhookDefaultsAndValidates(ctx, t, dyn, mapper, docs)
 	})
 	if t.Failed() {
 		return
 	}
 	startDapr(ctx, t, cp, dyn, mapper)
-	t.Run("DeploymentsBecomeInjectedPods", func(t *testing.T) {
-		deploymentsBecomeInjectedPods(ctx, t, kubernetes.NewForConfigOrDie(cp.cfg), docs)
+	startServingController(t, cp)
+	t.Run("ServicesBecomeInjectedPods", func(t *testing.T) {
+		servicesBecomeInjectedPods(ctx, t, kubernetes.NewForConfigOrDie(cp.cfg), servingclient.NewForConfigOrDie(cp.cfg), docs)
 	})
 	t.Run("SubscriptionsConvert", func(t *testing.T) {
 		subscriptionsConvert(ctx, t, dyn, docs)
@@ -229,14 +248,16 @@ func established(conds []any) bool {
 	return false
 }
 
-// deploymentsBecomeInjectedPods creates each function's Deployment as
-// Knative Serving's revision code builds it (internal/pod), and waits for
-// kube-controller-manager to make its ReplicaSet and the ReplicaSet its
-// Pod, which Dapr's injector patches on admission. That Pod is checked as
-// the in-process composition is (check.ComposedPod), and its daprd
-// container compared with the one Dapr's patch code gives in process.
-// Nothing schedules or runs the Pod: it stays Pending.
-func deploymentsBecomeInjectedPods(ctx context.Context, t *testing.T, kube kubernetes.Interface, docs []manifest.Doc) {
+// servicesBecomeInjectedPods waits, for each function, for what the
+// controllers make of its Knative Service: Knative Serving's controller the
+// Configuration, the Revision and the Revision's Deployment; then
+// kube-controller-manager the ReplicaSet and the Pod, which Dapr's injector
+// patches on admission. The Deployment must be the one the in-process
+// composition (internal/pod) builds with the same release's code, and the
+// Pod is checked as the composed pod is (check.ComposedPod), its daprd
+// compared with the in-process patch. Nothing schedules or runs the Pod:
+// it stays Pending.
+func servicesBecomeInjectedPods(ctx context.Context, t *testing.T, kube kubernetes.Interface, serving servingclient.Interface, docs []manifest.Doc) {
 	p, err := pod.Defaults()
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +270,7 @@ func deploymentsBecomeInjectedPods(ctx context.Context, t *testing.T, kube kuber
 	if err != nil {
 		t.Fatal(err)
 	}
-	created := 0
+	checked := 0
 	for _, d := range docs {
 		if d.APIVersion != "serving.knative.dev/v1" || d.Kind != "Service" {
 			continue
@@ -264,26 +285,28 @@ func deploymentsBecomeInjectedPods(ctx context.Context, t *testing.T, kube kuber
 			t.Error(err)
 			continue
 		}
-		dep := want.Deployment.DeepCopy()
-		// Knative's controller owns the Deployment through the Revision,
-		// which no controller creates here: the reference would name an
-		// object that does not exist.
-		dep.OwnerReferences = nil
-		// Knative selects the Revision's pods by its UID, which the API
-		// server gives the Revision: each Deployment gets its own here.
-		uid := string(uuid.NewUUID())
-		dep.Spec.Selector.MatchLabels[serving.RevisionUID] = uid
-		dep.Spec.Template.Labels[serving.RevisionUID] = uid
-		if _, err := kube.AppsV1().Deployments(dep.Namespace).Create(ctx, dep, metav1.CreateOptions{FieldManager: fieldManager}); err != nil {
-			t.Errorf("%s: Deployment %s not admitted: %v", svc.Name, dep.Name, err)
+		rev, dep, err := waitRevision(ctx, kube, serving, svc.Namespace, want.Revision.Name)
+		if err != nil {
+			t.Errorf("%s: %v", svc.Name, err)
 			continue
 		}
-		created++
+		if owner := metav1.GetControllerOf(rev); owner == nil || owner.Kind != "Configuration" || owner.Name != svc.Name {
+			t.Errorf("%s: Revision %s is not controlled by Configuration %s: %v", svc.Name, rev.Name, svc.Name, owner)
+		}
+		if owner := metav1.GetControllerOf(dep); owner == nil || owner.Kind != "Revision" || owner.UID != rev.UID {
+			t.Errorf("%s: Deployment %s is not controlled by Revision %s: %v", svc.Name, dep.Name, rev.Name, owner)
+		}
+		if diff, err := templateDiff(ctx, kube, want.Deployment, dep); err != nil {
+			t.Errorf("%s: %v", svc.Name, err)
+		} else if diff != "" {
+			t.Errorf("%s: the Deployment Knative Serving's controller made differs from the in-process composition (-in process +controller):\n%s", svc.Name, diff)
+		}
 		got, err := waitPod(ctx, kube, dep.Namespace, metav1.FormatLabelSelector(dep.Spec.Selector))
 		if err != nil {
 			t.Errorf("%s: %v", svc.Name, err)
 			continue
 		}
+		checked++
 		c := *want
 		c.Pod = got
 		for _, err := range check.ComposedPod(&c, reads) {
@@ -306,11 +329,69 @@ func deploymentsBecomeInjectedPods(ctx context.Context, t *testing.T, kube kuber
 			t.Errorf("%s: pod %s is not controlled by a ReplicaSet: %v", svc.Name, got.Name, owner)
 			continue
 		}
-		t.Logf("%s: pod %s created by ReplicaSet %s: containers %v, phase %s", svc.Name, got.Name, owner.Name, containerNames(got), got.Status.Phase)
+		t.Logf("%s: Revision %s, Deployment %s, pod %s created by ReplicaSet %s: containers %v, phase %s",
+			svc.Name, rev.Name, dep.Name, got.Name, owner.Name, containerNames(got), got.Status.Phase)
 	}
-	if created == 0 {
-		t.Fatal("the render has no Knative Service")
+	if checked == 0 {
+		t.Fatal("no Knative Service of the render became a pod")
 	}
+}
+
+// waitRevision waits for Knative Serving's controller to make the Revision
+// name and its Deployment; if they do not come, the error says how far the
+// Service got.
+func waitRevision(ctx context.Context, kube kubernetes.Interface, serving servingclient.Interface, namespace, name string) (*servingv1.Revision, *appsv1.Deployment, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		rev, err := serving.ServingV1().Revisions(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			dep, err := kube.AppsV1().Deployments(namespace).Get(ctx, kmeta.ChildName(name, "-deployment"), metav1.GetOptions{})
+			if err == nil {
+				return rev, dep, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("no Revision %s/%s with its Deployment from Knative Serving's controller: %v; revision conditions %v", namespace, name, err, revisionConditions(serving, namespace, name))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func revisionConditions(serving servingclient.Interface, namespace, name string) any {
+	rev, err := serving.ServingV1().Revisions(namespace).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	return rev.Status.Conditions
+}
+
+// templateDiff compares the pod templates of two Deployments of one
+// Revision, a the in-process composition, b the controller's. a is first
+// defaulted by the API server (a dry-run create), as b was when it was
+// stored. What names the UIDs the API server gave the Service, the
+// Configuration and the Revision, and the user Serving's webhook records
+// as the Service's creator, cannot be known in process and are left out.
+func templateDiff(ctx context.Context, kube kubernetes.Interface, a, b *appsv1.Deployment) (string, error) {
+	a = a.DeepCopy()
+	a.Name += "-in-process"
+	a.OwnerReferences = nil
+	a, err := kube.AppsV1().Deployments(a.Namespace).Create(ctx, a, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		return "", fmt.Errorf("the in-process Deployment, created with a dry run: %w", err)
+	}
+	of := func(d *appsv1.Deployment) *corev1.PodTemplateSpec {
+		tmpl := d.Spec.Template.DeepCopy()
+		for _, k := range []string{serving.RevisionUID, serving.ConfigurationUIDLabelKey, serving.ServiceUIDLabelKey} {
+			delete(tmpl.Labels, k)
+		}
+		delete(tmpl.Annotations, serving.CreatorAnnotation)
+		return &corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: tmpl.Labels, Annotations: tmpl.Annotations},
+			Spec:       tmpl.Spec,
+		}
+	}
+	return cmp.Diff(of(a), of(b), cmpopts.EquateEmpty()), nil
 }
 
 // waitPod waits for the pod the Deployment's ReplicaSet creates; if none

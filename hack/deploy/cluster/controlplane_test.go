@@ -27,6 +27,10 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
+// adminUser is who the test acts as on the API server (a system:masters
+// client certificate).
+const adminUser = "admin"
+
 // controlPlane is etcd, kube-apiserver and kube-controller-manager, on
 // loopback, with a throwaway CA.
 type controlPlane struct {
@@ -64,7 +68,7 @@ func startControlPlane(t *testing.T) *controlPlane {
 
 	ca, caKey := certificate(t, nil, nil, pkix.Name{CommonName: "throwaway-ca"}, true)
 	srv, srvKey := certificate(t, ca, caKey, pkix.Name{CommonName: "kube-apiserver"}, false)
-	admin, adminKey := certificate(t, ca, caKey, pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}}, false)
+	admin, adminKey := certificate(t, ca, caKey, pkix.Name{CommonName: adminUser, Organization: []string{"system:masters"}}, false)
 	_, saKey := certificate(t, nil, nil, pkix.Name{CommonName: "service-accounts"}, true)
 	files := map[string][]byte{
 		"ca.crt": ca.Raw, "apiserver.crt": srv.Raw, "admin.crt": admin.Raw,

@@ -100,16 +100,9 @@ func startDapr(ctx context.Context, t *testing.T, cp *controlPlane, dyn dynamic.
 	if err := unstructured.SetNestedField(config.Object, trustDomain, "spec", "mtls", "controlPlaneTrustDomain"); err != nil {
 		t.Fatal(err)
 	}
-	externalName := func(name string) *unstructured.Unstructured {
-		return &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "v1", "kind": "Service",
-			"metadata": map[string]any{"name": name, "namespace": pod.DaprNamespace},
-			"spec":     map[string]any{"type": "ExternalName", "externalName": "localhost"},
-		}}
-	}
 	for _, obj := range []*unstructured.Unstructured{
 		{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": pod.DaprNamespace}}},
-		externalName("dapr-sidecar-injector"), externalName("dapr-webhook"), webhook, config,
+		externalName("dapr-sidecar-injector", pod.DaprNamespace), externalName("dapr-webhook", pod.DaprNamespace), webhook, config,
 	} {
 		if err := apply(ctx, t, dyn, mapper, obj); err != nil {
 			t.Fatalf("%s %s: %v", obj.GetKind(), obj.GetName(), err)
@@ -178,4 +171,16 @@ func startDapr(ctx context.Context, t *testing.T, cp *controlPlane, dyn dynamic.
 	// webhook configuration and the CRD.
 	waitHealthy(ctx, t, operator, "http://127.0.0.1:"+strconv.Itoa(operatorHealth)+"/healthz")
 	waitHealthy(ctx, t, injector, "http://127.0.0.1:"+strconv.Itoa(injectorHealth)+"/healthz")
+}
+
+// externalName is a Service for name in namespace that resolves to
+// localhost, where the webhook processes listen: without a pod network the
+// API server cannot reach a ClusterIP, and Endpoints may not hold loopback
+// addresses.
+func externalName(name, namespace string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{"name": name, "namespace": namespace},
+		"spec":     map[string]any{"type": "ExternalName", "externalName": "localhost"},
+	}}
 }
