@@ -25,8 +25,8 @@ type e2eVariant struct {
 // send-notification work on more than one reminder per partition at once
 // (Dapr's Kafka consumer keeps one message in flight per partition).
 var e2eVariants = []e2eVariant{
-	{Name: "baseline", Setup: "as shipped: the broker's default partitions, one event per delivery"},
-	{Name: "more partitions", Setup: "12 partitions per topic", Partitions: 12},
+	{Name: "baseline", Setup: "as `make run` starts it: the local broker's default partitions, one event per delivery"},
+	{Name: "more partitions", Setup: "12 partitions per topic, as the chart's kafka.partitions deploys", Partitions: 12},
 	{Name: "bulk subscribe", Setup: "every function with SUBSCRIBE_BULK_MAX_MESSAGES=100 and SUBSCRIBE_BULK_MAX_AWAIT=50ms",
 		Env: []string{"SUBSCRIBE_BULK_MAX_MESSAGES=100", "SUBSCRIBE_BULK_MAX_AWAIT=50ms"}},
 }

@@ -188,8 +188,48 @@ func (b *bench) hop(ctx context.Context, suffix string) []Pair {
 			func(int) measurement { return fromResult(load.Run(ctx, cfg, get(b.daprURL("/healthz")))) })
 		b.log("%s: added P90 %.2f ms, P95 %.2f ms, P99 %.2f ms", p.Name, p.AddedP90.Median, p.AddedP95.Median, p.AddedP99.Median)
 		pairs = append(pairs, p)
+		if suffix == "" {
+			b.rep.HopCPU = append(b.rep.HopCPU, b.hopCPU(ctx, cfg, get(b.daprURL("/healthz"))))
+		}
 	}
 	return pairs
+}
+
+// HopCPU is the CPU the processes spent per request of the hop through
+// Dapr at one rate, in a run of its own after that rate's rounds: what
+// the two sidecars cost, and how busy the machine's cores were.
+type HopCPU struct {
+	Rate float64 `json:"rate_per_s"`
+	// CPUMsPerRequest by process, for those that spent any.
+	CPUMsPerRequest map[string]float64 `json:"cpu_ms_per_request"`
+	// BusyCores is every process's CPU time over the run divided by its
+	// length, the bench's load generator included.
+	BusyCores float64 `json:"busy_cores"`
+}
+
+func (b *bench) hopCPU(ctx context.Context, cfg load.Config, f load.Func) HopCPU {
+	b.settle()
+	names := b.s.procNames()
+	before := b.s.samples(names)
+	t0 := time.Now()
+	res := load.Run(ctx, cfg, f)
+	elapsed := time.Since(t0).Seconds()
+	after := b.s.samples(names)
+	h := HopCPU{Rate: cfg.Rate, CPUMsPerRequest: map[string]float64{}}
+	done := float64(res.Sent - res.Errors)
+	for _, n := range names {
+		a, ok := after[n]
+		if !ok {
+			continue
+		}
+		spent := proc.CPUSeconds(before[n], a)
+		h.BusyCores += spent / elapsed
+		if done > 0 && spent > 0 {
+			h.CPUMsPerRequest[n] = spent * 1000 / done
+		}
+	}
+	b.log("hop through Dapr at %.0f/s: %.2f cores busy, CPU ms per request %v", cfg.Rate, h.BusyCores, h.CPUMsPerRequest)
+	return h
 }
 
 // hopMTLS measures the hop again with mTLS on, as Dapr's published figure

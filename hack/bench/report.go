@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type Report struct {
 	Invocation []Pair        `json:"service_invocation"`
 	Hop        []Pair        `json:"service_invocation_hop"`
 	HopMTLS    []Pair        `json:"service_invocation_hop_mtls"`
+	HopCPU     []HopCPU      `json:"service_invocation_hop_cpu"`
 	State      []Pair        `json:"state"`
 	Publish    *Pair         `json:"publish,omitempty"`
 	Delivery   *Pair         `json:"publish_to_handler,omitempty"`
@@ -305,6 +307,7 @@ func (r *Report) markdown() string {
 		p("The sidecar hop alone: `GET /healthz` of create-task, which does no work, so the function never limits the rate; both paths are warmed for %g s first. Dapr's published figure is %.1f ms P90 / %.1f ms P99 added by two sidecars at 1,000 requests/s, mTLS on, on Dapr's own test hardware: at 1,000/s this table is that setup but for mTLS, the next one is it.\n\n",
 			r.Sizes.Warm, daprPublishedP90, daprPublishedP99)
 		pairTable(r.Hop)
+		hopCPUTable(p, r.HopCPU)
 		p("**Sidecar hop, mTLS on.** The same measurement on a second, small stack started for it: broker, scheduler, the Dapr sentry, and create-task and `bench-caller` with their sidecars (tasks on %s). Each sidecar gets its workload certificate from sentry and the two talk over mTLS, as in a cluster: at 1,000/s this is the setup of Dapr's published figure, and the goals compare with it here. The baseline is the same request straight to that stack's create-task, in the same rounds.\n\n", storesName(r.Stores))
 		if len(r.HopMTLS) == 0 {
 			p("Not measured (see the notes).\n\n")
@@ -514,4 +517,42 @@ func joinRates(rates []float64) string {
 		out[i] = strconvG(v)
 	}
 	return strings.Join(out, ", ")
+}
+
+// hopCPUTable shows what each process spent per request of the hop through
+// Dapr at each rate, and how many of the machine's cores were busy: what
+// the sidecars cost, apart from what they add in time.
+func hopCPUTable(p func(string, ...any), runs []HopCPU) {
+	if len(runs) == 0 {
+		return
+	}
+	last := runs[len(runs)-1].CPUMsPerRequest
+	var names []string
+	for n, ms := range last {
+		if ms >= 0.005 {
+			names = append(names, n)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return last[names[i]] > last[names[j]] })
+	p("CPU per request of the hop through Dapr, in a run of its own after each rate's rounds (ms of CPU time; processes that spent under 0.005 ms left out):\n\n| process |")
+	for _, h := range runs {
+		p(" at %.0f/s |", h.Rate)
+	}
+	p("\n|---|")
+	for range runs {
+		p("---|")
+	}
+	p("\n")
+	for _, n := range names {
+		p("| %s |", n)
+		for _, h := range runs {
+			p(" %.3f |", h.CPUMsPerRequest[n])
+		}
+		p("\n")
+	}
+	p("| **cores busy**, every process |")
+	for _, h := range runs {
+		p(" **%.2f** |", h.BusyCores)
+	}
+	p("\n\n")
 }

@@ -21,6 +21,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/todo-chatbot/functions/hack/bench/proc"
 	"github.com/todo-chatbot/functions/shared/runtime/sidecar"
 	"github.com/todo-chatbot/functions/shared/testkit/devstack"
 )
@@ -385,6 +386,18 @@ const pgConn = "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=d
 
 // procNames lists the stack's processes and the bench process itself.
 func (s *stack) procNames() []string { return append(s.Names(), "bench") }
+
+// samples reads the CPU and memory of the named processes; a process that
+// cannot be read is left out.
+func (s *stack) samples(names []string) map[string]proc.Sample {
+	out := make(map[string]proc.Sample, len(names))
+	for _, n := range names {
+		if smp, err := proc.Read(s.pid(n)); err == nil {
+			out[n] = smp
+		}
+	}
+	return out
+}
 
 // pid of a stack process, or of the bench process itself ("bench").
 func (s *stack) pid(name string) int {

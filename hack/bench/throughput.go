@@ -112,22 +112,20 @@ func (b *bench) throughput(ctx context.Context) error {
 func (b *bench) step(ctx context.Context, path string, rate float64, url func(string) string) Step {
 	b.settle()
 	names := b.s.procNames()
-	before := make([]proc.Sample, len(names))
-	for i, n := range names {
-		before[i], _ = proc.Read(b.s.pid(n))
-	}
+	before := b.s.samples(names)
 	res := load.Run(ctx, b.cfg(rate, b.sz.StepSeconds), b.createFunc(url))
+	after := b.s.samples(names)
 	st := Step{Path: path, Rate: rate, Achieved: res.Achieved(), Latency: pcts(res.Latency), Errors: res.Errors, Count: res.Sent, FirstErr: res.FirstErr}
 	created := float64(res.Sent - res.Errors)
-	for i, n := range names {
-		after, err := proc.Read(b.s.pid(n))
-		if err != nil {
+	for _, n := range names {
+		a, ok := after[n]
+		if !ok {
 			continue
 		}
-		u := Usage{Process: n, CPU: proc.CPUPercent(before[i], after),
-			RSSMiB: float64(after.RSS) / (1 << 20), PeakMiB: float64(after.HWM) / (1 << 20)}
+		u := Usage{Process: n, CPU: proc.CPUPercent(before[n], a),
+			RSSMiB: float64(a.RSS) / (1 << 20), PeakMiB: float64(a.HWM) / (1 << 20)}
 		if created > 0 {
-			u.CPUMsPerTask = proc.CPUSeconds(before[i], after) * 1000 / created
+			u.CPUMsPerTask = proc.CPUSeconds(before[n], a) * 1000 / created
 			if n != "bench" {
 				st.CPUMsPerTask += u.CPUMsPerTask
 			}
