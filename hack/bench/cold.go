@@ -142,6 +142,7 @@ func (b *bench) coldStart(ctx context.Context) error {
 	}
 	for _, name := range devstack.Functions {
 		row := ColdRow{Function: name}
+		base := append(slices.Clip(base), devstack.DeployedEnv(name)...)
 		binary := filepath.Join(b.s.bin, name)
 		if st, err := os.Stat(binary); err == nil {
 			row.BinaryMiB = mib(st.Size())

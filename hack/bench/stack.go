@@ -110,7 +110,8 @@ func freePort() (int, error) {
 
 // newFunction gives name free ports for itself and its sidecar.
 func newFunction(name, binary string) (devstack.Function, error) {
-	f := devstack.Function{Name: name, Binary: binary}
+	// A project function runs with the parallelism the chart gives its pod.
+	f := devstack.Function{Name: name, Binary: binary, Env: devstack.DeployedEnv(name)}
 	var err error
 	if f.AppPort, err = freePort(); err != nil {
 		return f, err
@@ -162,7 +163,7 @@ func startStack(ctx context.Context, root, bin string, stores devstack.Stores, s
 			return nil, err
 		}
 		s.pprof[name+"-dapr"] = f.DaprProfilePort
-		f.Env = append([]string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms", "PPROF_PORT=" + strconv.Itoa(s.pprof[name])}, spec.env...)
+		f.Env = append(f.Env, append([]string{"LOG_LEVEL=info", "DRAIN_QUIET_PERIOD=200ms", "PPROF_PORT=" + strconv.Itoa(s.pprof[name])}, spec.env...)...)
 		fns = append(fns, f)
 	}
 	if s.caller, err = newFunction(callerID, ""); err != nil {

@@ -121,7 +121,7 @@ func run(dir, bin, profileName, sweep, notify, config string, mtls bool, sc scal
 	// Ports by the function's place in the list (devstack's RunPorts).
 	var fns []devstack.Function
 	for i, name := range devstack.Functions {
-		for _, f := range devstack.Replicate(devstack.Function{Name: name, Binary: filepath.Join(bin, name), Env: []string{"LOG_LEVEL=info"}}, replicas[name]) {
+		for _, f := range devstack.Replicate(devstack.Function{Name: name, Binary: filepath.Join(bin, name), Env: append([]string{"LOG_LEVEL=info"}, devstack.DeployedEnv(name)...)}, replicas[name]) {
 			f.RunPorts(i)
 			fns = append(fns, f)
 		}

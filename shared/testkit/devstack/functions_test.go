@@ -38,3 +38,19 @@ func TestChartFunctionsRefusesAFileWithout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"b", "a"}, got, "in the file's order")
 }
+
+func TestChartGoMaxProcsIsTheFunctionsOwnOrTheDefaults(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "values.yaml")
+	require.NoError(t, os.WriteFile(p, []byte("defaults: {goMaxProcs: 1}\nfunctions:\n  a: {}\n  b: {goMaxProcs: 4}\n  c: {goMaxProcs: 0}\n"), 0o644))
+	for name, want := range map[string]int{"a": 1, "b": 4, "c": 0, "not-in-the-chart": 0} {
+		got, err := ChartGoMaxProcs(p, name)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, name)
+	}
+	require.NoError(t, os.WriteFile(p, []byte("functions:\n  a: {}\n"), 0o644))
+	got, err := ChartGoMaxProcs(p, "a")
+	require.NoError(t, err)
+	assert.Zero(t, got, "no goMaxProcs anywhere: Go's default")
+	// The project's own chart: what every local stack runs with.
+	assert.Equal(t, []string{"GOMAXPROCS=1"}, DeployedEnv("create-task"))
+}

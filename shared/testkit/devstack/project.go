@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,14 +28,19 @@ var Functions = mustChartFunctions()
 const ValuesFile = "knative/chart/values.yaml"
 
 func mustChartFunctions() []string {
-	root, err := RepoRoot()
-	if err == nil {
-		var names []string
-		if names, err = ChartFunctions(filepath.Join(root, ValuesFile)); err == nil {
-			return names
-		}
+	names, err := ChartFunctions(filepath.Join(mustRepoRoot(), ValuesFile))
+	if err != nil {
+		panic("devstack: the project's functions: " + err.Error())
 	}
-	panic("devstack: the project's functions: " + err.Error())
+	return names
+}
+
+func mustRepoRoot() string {
+	root, err := RepoRoot()
+	if err != nil {
+		panic("devstack: " + err.Error())
+	}
+	return root
 }
 
 // ChartFunctions reads the names under functions: in a chart values file,
@@ -58,6 +64,51 @@ func ChartFunctions(path string) ([]string, error) {
 		names = append(names, doc.Functions.Content[i].Value)
 	}
 	return names, nil
+}
+
+// DeployedEnv is the environment the chart gives name's function and its
+// daprd that changes how they run, not what they do: GOMAXPROCS
+// (goMaxProcs in the values), so that local stacks and the benchmarks run
+// with the parallelism a pod runs with. Empty for a name the chart does
+// not list, or when it leaves Go's default.
+func DeployedEnv(name string) []string {
+	n, err := ChartGoMaxProcs(filepath.Join(mustRepoRoot(), ValuesFile), name)
+	if err != nil {
+		panic("devstack: " + err.Error())
+	}
+	if n == 0 {
+		return nil
+	}
+	return []string{"GOMAXPROCS=" + strconv.Itoa(n)}
+}
+
+// ChartGoMaxProcs reads the goMaxProcs a chart values file gives name's
+// function: its own, or the defaults'; 0 means Go's default.
+func ChartGoMaxProcs(path, name string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	type procs struct {
+		GoMaxProcs *int `yaml:"goMaxProcs"`
+	}
+	var doc struct {
+		Defaults  procs            `yaml:"defaults"`
+		Functions map[string]procs `yaml:"functions"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	f, listed := doc.Functions[name]
+	switch {
+	case !listed:
+		return 0, nil
+	case f.GoMaxProcs != nil:
+		return *f.GoMaxProcs, nil
+	case doc.Defaults.GoMaxProcs != nil:
+		return *doc.Defaults.GoMaxProcs, nil
+	}
+	return 0, nil
 }
 
 // Stores selects the state stores behind the benchmarks' stack
@@ -246,7 +297,8 @@ func StartProject(t TB, o ProjectOptions) *Project {
 	bins := BuildFunctions(t, filepath.Join(dir, "bin"), o.Functions...)
 	var fns []Function
 	for _, name := range o.Functions {
-		fns = append(fns, Replicate(Function{Name: name, Binary: bins[name], Env: []string{"LOG_LEVEL=debug", "DRAIN_QUIET_PERIOD=200ms"}}, o.Replicas[name])...)
+		env := append([]string{"LOG_LEVEL=debug", "DRAIN_QUIET_PERIOD=200ms"}, DeployedEnv(name)...)
+		fns = append(fns, Replicate(Function{Name: name, Binary: bins[name], Env: env}, o.Replicas[name])...)
 	}
 	fns = append(fns, o.Apps...)
 	notifyURL := o.NotifyURL

@@ -25,10 +25,11 @@ var EnvDirs = []string{"shared/runtime/fn", "shared/runtime/sidecar", "functions
 // read.
 var envName = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
 
-// sdkReads are variables the OpenTelemetry SDK in shared/runtime/fn reads itself,
-// by the OpenTelemetry specification's names, so no literal of ours
-// names them: the sampler and the resource.
-var sdkReads = []string{"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"}
+// sdkReads are variables read by code not of ours, so no literal of ours
+// names them: the OpenTelemetry SDK in shared/runtime/fn, by the
+// OpenTelemetry specification's names (the sampler and the resource), and
+// the Go runtime (GOMAXPROCS).
+var sdkReads = []string{"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "GOMAXPROCS"}
 
 func EnvReads(root string) ([]string, error) {
 	seen := map[string]bool{}
