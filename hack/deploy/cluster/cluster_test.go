@@ -49,7 +49,7 @@ import (
 // crdDirs are where the pinned modules keep their CRDs. KafkaSource's is
 // in knative.dev/eventing-kafka-broker, which the module proxy does not
 // serve: KafkaSources are checked in process only (internal/check).
-var crdDirs = []struct{ module, dir string }{
+var crdDirs = []moduleFiles{
 	{"knative.dev/serving", "config/core/300-resources"},
 	// The networking layer's and the image cache's, which Serving's
 	// controller watches and creates.
@@ -200,15 +200,7 @@ func installCRDs(ctx context.Context, t *testing.T, dyn dynamic.Interface) {
 	crds := dyn.Resource(apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions"))
 	var names []string
 	for _, src := range crdDirs {
-		dir, err := repo.ModuleDir(src.module)
-		if err != nil {
-			t.Fatal(err)
-		}
-		docs, err := manifest.ParseTree(filepath.Join(dir, filepath.FromSlash(src.dir)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range docs {
+		for _, d := range src.docs(t) {
 			if d.Kind != "CustomResourceDefinition" {
 				continue
 			}
@@ -236,6 +228,23 @@ func installCRDs(ctx context.Context, t *testing.T, dyn dynamic.Interface) {
 		}
 	}
 	t.Logf("%d CRDs established", len(names))
+}
+
+// moduleFiles are manifests a pinned module ships: a folder or a file of
+// it.
+type moduleFiles struct{ module, path string }
+
+func (m moduleFiles) docs(t *testing.T) []manifest.Doc {
+	t.Helper()
+	dir, err := repo.ModuleDir(m.module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := manifest.ParseTree(filepath.Join(dir, filepath.FromSlash(m.path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
 }
 
 func established(conds []any) bool {

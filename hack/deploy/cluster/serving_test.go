@@ -4,7 +4,6 @@ package cluster
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/todo-chatbot/functions/hack/deploy/internal/manifest"
 	"github.com/todo-chatbot/functions/hack/deploy/internal/pod"
-	"github.com/todo-chatbot/functions/hack/deploy/internal/repo"
 )
 
 // servingWebhook is the Service Knative Serving's webhook configurations
@@ -32,7 +30,7 @@ const servingWebhook = "webhook"
 // CRDs and deployments, from the pinned modules: the config maps (the
 // networking layer's config-network included), the webhook
 // configurations and the Secret the webhook keeps its certificate in.
-var servingInstall = []struct{ module, dir string }{
+var servingInstall = []moduleFiles{
 	{pod.ServingModule, "config/core/configmaps"},
 	{pod.ServingModule, "config/core/webhooks"},
 	{"knative.dev/networking", "config/config-network.yaml"},
@@ -55,15 +53,7 @@ func startServingWebhook(ctx context.Context, t *testing.T, cp *controlPlane, dy
 		externalName(servingWebhook, pod.ServingNamespace),
 	}
 	for _, src := range servingInstall {
-		dir, err := repo.ModuleDir(src.module)
-		if err != nil {
-			t.Fatal(err)
-		}
-		docs, err := manifest.ParseTree(filepath.Join(dir, filepath.FromSlash(src.dir)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range docs {
+		for _, d := range src.docs(t) {
 			obj := (&unstructured.Unstructured{Object: d.Object}).DeepCopy()
 			if d.Group() == "admissionregistration.k8s.io" {
 				setWebhookPort(t, obj, port)
