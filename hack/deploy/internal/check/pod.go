@@ -102,8 +102,8 @@ func envValue(c *corev1.Container, name string) (string, *corev1.EnvVarSource) {
 
 // ComposedPod checks the pod a function runs as: no two containers on one
 // port, every probe aimed at its own container, daprd wired to the
-// function (app-id, app port, configuration, tokens, metrics), resources
-// as configured, and the function's environment what it reads.
+// function (app-id, app port, configuration, tokens, metrics, GOMAXPROCS),
+// resources as configured, and the function's environment what it reads.
 func ComposedPod(c *pod.Composed, reads []string) []error {
 	var errs []error
 	fail := func(format string, args ...any) {
@@ -225,6 +225,12 @@ func ComposedPod(c *pod.Composed, reads []string) []error {
 		if want, _ := pod.Flag(dd, flagName); v != want {
 			fail("%s's %s=%q, but daprd listens on --%s %s", FunctionContainer, env, v, flagName, want)
 		}
+	}
+	// The chart's goMaxProcs reaches daprd through Dapr's injector
+	// (dapr.io/env), the function through its env: one without the other
+	// runs a process with a parallelism its CPU limit does not pay for.
+	if f, d := envOr(fnc, "GOMAXPROCS"), envOr(dd, "GOMAXPROCS"); f != d {
+		fail("%s runs with GOMAXPROCS %q, daprd with %q", FunctionContainer, f, d)
 	}
 	if !slices.Contains(reads, "PORT") {
 		fail("the functions do not read PORT, where Knative sends requests")
@@ -367,4 +373,12 @@ func ComposedDocument(docs []manifest.Doc) ([]byte, error) {
 			p.Knative.Version, strings.TrimPrefix(p.Dapr.Version, "v")))
 	}
 	return nil, fmt.Errorf("no Knative Service %s", PodDocumentFunction)
+}
+
+// envOr is the container's value of name, or "Go's default" without one.
+func envOr(c *corev1.Container, name string) string {
+	if v, _ := envValue(c, name); v != "" {
+		return v
+	}
+	return "Go's default"
 }

@@ -123,6 +123,10 @@ func TestComposedPodMistakes(t *testing.T) {
 		{"daprd's memory limit lost", func(c *pod.Composed) {
 			delete(c.Container(Daprd).Resources.Limits, corev1.ResourceMemory)
 		}, "dapr.io/sidecar-memory-limit"},
+		{"daprd without the function's GOMAXPROCS", func(c *pod.Composed) {
+			dd := c.Container(Daprd)
+			dd.Env = slices.DeleteFunc(dd.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMAXPROCS" })
+		}, `function runs with GOMAXPROCS "1", daprd with "Go's default"`},
 		{"unread variable", func(c *pod.Composed) {
 			ct := &c.Service.Spec.Template.Spec.Containers[0]
 			ct.Env = append(ct.Env, corev1.EnvVar{Name: "LOG_LEVL", Value: "debug"})
