@@ -42,15 +42,15 @@ func TestChartFunctionsRefusesAFileWithout(t *testing.T) {
 func TestChartGoMaxProcsIsTheFunctionsOwnOrTheDefaults(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "values.yaml")
 	require.NoError(t, os.WriteFile(p, []byte("defaults: {goMaxProcs: 1}\nfunctions:\n  a: {}\n  b: {goMaxProcs: 4}\n  c: {goMaxProcs: 0}\n"), 0o644))
+	byName, err := ChartGoMaxProcs(p)
+	require.NoError(t, err)
 	for name, want := range map[string]int{"a": 1, "b": 4, "c": 0, "not-in-the-chart": 0} {
-		got, err := ChartGoMaxProcs(p, name)
-		require.NoError(t, err)
-		assert.Equal(t, want, got, name)
+		assert.Equal(t, want, byName[name], name)
 	}
 	require.NoError(t, os.WriteFile(p, []byte("functions:\n  a: {}\n"), 0o644))
-	got, err := ChartGoMaxProcs(p, "a")
+	byName, err = ChartGoMaxProcs(p)
 	require.NoError(t, err)
-	assert.Zero(t, got, "no goMaxProcs anywhere: Go's default")
+	assert.Zero(t, byName["a"], "no goMaxProcs anywhere: Go's default")
 	// The project's own chart: what every local stack runs with.
 	assert.Equal(t, []string{"GOMAXPROCS=1"}, DeployedEnv("create-task"))
 }

@@ -22,25 +22,25 @@ import (
 // Functions lists every function of the project, in the order `make run`
 // numbers their default ports: the order of knative/chart/values.yaml,
 // where a new function is added at the end.
-var Functions = mustChartFunctions()
+var Functions = mustChart(ChartFunctions)
+
+// goMaxProcs is the chart's goMaxProcs of each function it lists.
+var goMaxProcs = mustChart(ChartGoMaxProcs)
 
 // ValuesFile is where the project lists its functions, once.
 const ValuesFile = "knative/chart/values.yaml"
 
-func mustChartFunctions() []string {
-	names, err := ChartFunctions(filepath.Join(mustRepoRoot(), ValuesFile))
-	if err != nil {
-		panic("devstack: the project's functions: " + err.Error())
-	}
-	return names
-}
-
-func mustRepoRoot() string {
+// mustChart reads the project's values file with read, once, when the
+// package loads: without it no stack of the project can start.
+func mustChart[T any](read func(path string) (T, error)) T {
 	root, err := RepoRoot()
-	if err != nil {
-		panic("devstack: " + err.Error())
+	if err == nil {
+		var v T
+		if v, err = read(filepath.Join(root, ValuesFile)); err == nil {
+			return v
+		}
 	}
-	return root
+	panic("devstack: the project's chart values: " + err.Error())
 }
 
 // ChartFunctions reads the names under functions: in a chart values file,
@@ -72,22 +72,19 @@ func ChartFunctions(path string) ([]string, error) {
 // with the parallelism a pod runs with. Empty for a name the chart does
 // not list, or when it leaves Go's default.
 func DeployedEnv(name string) []string {
-	n, err := ChartGoMaxProcs(filepath.Join(mustRepoRoot(), ValuesFile), name)
-	if err != nil {
-		panic("devstack: " + err.Error())
+	if n := goMaxProcs[name]; n != 0 {
+		return []string{"GOMAXPROCS=" + strconv.Itoa(n)}
 	}
-	if n == 0 {
-		return nil
-	}
-	return []string{"GOMAXPROCS=" + strconv.Itoa(n)}
+	return nil
 }
 
-// ChartGoMaxProcs reads the goMaxProcs a chart values file gives name's
-// function: its own, or the defaults'; 0 means Go's default.
-func ChartGoMaxProcs(path, name string) (int, error) {
+// ChartGoMaxProcs reads the goMaxProcs a chart values file gives each
+// function it lists: the function's own, or the defaults'; 0 means Go's
+// default.
+func ChartGoMaxProcs(path string) (map[string]int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	type procs struct {
 		GoMaxProcs *int `yaml:"goMaxProcs"`
@@ -97,18 +94,18 @@ func ChartGoMaxProcs(path, name string) (int, error) {
 		Functions map[string]procs `yaml:"functions"`
 	}
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	f, listed := doc.Functions[name]
-	switch {
-	case !listed:
-		return 0, nil
-	case f.GoMaxProcs != nil:
-		return *f.GoMaxProcs, nil
-	case doc.Defaults.GoMaxProcs != nil:
-		return *doc.Defaults.GoMaxProcs, nil
+	out := make(map[string]int, len(doc.Functions))
+	for name, f := range doc.Functions {
+		switch {
+		case f.GoMaxProcs != nil:
+			out[name] = *f.GoMaxProcs
+		case doc.Defaults.GoMaxProcs != nil:
+			out[name] = *doc.Defaults.GoMaxProcs
+		}
 	}
-	return 0, nil
+	return out, nil
 }
 
 // Stores selects the state stores behind the benchmarks' stack
