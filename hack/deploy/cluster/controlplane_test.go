@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -189,19 +190,33 @@ func (p *process) stop() {
 // waitHealthy waits until url, p's health endpoint, answers 200.
 func waitHealthy(ctx context.Context, t *testing.T, p *process, url string) {
 	t.Helper()
-	for {
+	p.waitFor(ctx, t, "healthy at "+url, func() error {
 		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+// waitFor polls ready until it returns nil; the test fails if p exits or
+// ctx ends first, with ready's last error.
+func (p *process) waitFor(ctx context.Context, t *testing.T, what string, ready func() error) {
+	t.Helper()
+	for {
+		err := ready()
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+			return
 		}
 		select {
 		case <-p.exited:
 			t.Fatalf("%s exited: %v", p.name, p.cmd.ProcessState)
 		case <-ctx.Done():
-			t.Fatalf("%s never healthy at %s: %v", p.name, url, err)
+			t.Fatalf("%s never %s: %v", p.name, what, err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -4,10 +4,10 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -117,19 +117,16 @@ func setWebhookPort(t *testing.T, obj *unstructured.Unstructured, port int) {
 // a CA bundle, which the webhook process writes once it serves.
 func waitCABundle(ctx context.Context, t *testing.T, p *process, r dynamic.NamespaceableResourceInterface, name string) {
 	t.Helper()
-	for {
+	p.waitFor(ctx, t, "wrote its CA into "+name, func() error {
 		u, err := r.Get(ctx, name, metav1.GetOptions{})
-		if err == nil && allHaveCABundle(u) {
-			return
+		if err != nil {
+			return err
 		}
-		select {
-		case <-p.exited:
-			t.Fatalf("%s exited: %v", p.name, p.cmd.ProcessState)
-		case <-ctx.Done():
-			t.Fatalf("%s never wrote its CA into %s: %v", p.name, name, err)
-		case <-time.After(200 * time.Millisecond):
+		if !allHaveCABundle(u) {
+			return errors.New("a webhook has no caBundle yet")
 		}
-	}
+		return nil
+	})
 }
 
 func allHaveCABundle(u *unstructured.Unstructured) bool {
